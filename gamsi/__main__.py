@@ -1,0 +1,3 @@
+from gamsi.cli import main
+
+raise SystemExit(main())

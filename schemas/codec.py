@@ -1,0 +1,175 @@
+"""The one wire codec: orjson, a version field, and strict decoding.
+
+Producers and consumers (aiokafka services and the Faust app, through
+:mod:`gamsi.schemas.faust_codec`) all call :func:`encode` and :func:`decode`.
+Decoding validates types because a worker must never die on data: anything
+wrong raises :class:`DecodeError` with a reason a person can act on, and the
+caller sends the message to the dead-letter topic.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, fields
+from typing import Any
+
+import orjson
+from gamsi.schemas.records import (
+    RECORD_TYPES,
+    SCHEMA_VERSION,
+    DeadLetter,
+    MetricBatch,
+    Sample,
+    SeverityEvent,
+)
+
+Record = MetricBatch | SeverityEvent | DeadLetter
+
+
+class DecodeError(ValueError):
+    """The bytes are not a valid Gamsi record; the message says why."""
+
+
+def encode(record: Record) -> bytes:
+    body = asdict(record)
+    body["v"] = SCHEMA_VERSION
+    body["kind"] = record.kind
+    return orjson.dumps(body)
+
+
+def decode(data: bytes) -> Record:
+    try:
+        body = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise DecodeError(f"not JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise DecodeError(f"expected a JSON object, got {type(body).__name__}")
+    version = body.pop("v", None)
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise DecodeError("missing or non-integer schema version 'v'")
+    if version > SCHEMA_VERSION or version < 1:
+        raise DecodeError(
+            f"schema version {version} is not supported (this reader: 1..{SCHEMA_VERSION})"
+        )
+    kind = body.pop("kind", None)
+    if kind not in RECORD_TYPES:
+        raise DecodeError(f"unknown kind {kind!r}; expected one of {sorted(RECORD_TYPES)}")
+    if kind == MetricBatch.kind:
+        return _metric_batch(body)
+    return _plain(RECORD_TYPES[kind], body)
+
+
+def decode_metric_batch(data: bytes) -> MetricBatch:
+    record = decode(data)
+    if not isinstance(record, MetricBatch):
+        raise DecodeError(f"expected a metric_batch, got {record.kind}")
+    return record
+
+
+def decode_severity_event(data: bytes) -> SeverityEvent:
+    record = decode(data)
+    if not isinstance(record, SeverityEvent):
+        raise DecodeError(f"expected a severity_event, got {record.kind}")
+    return record
+
+
+def _number(value: Any, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise DecodeError(f"{where}: expected a number, got {value!r}")
+    if not math.isfinite(value):
+        raise DecodeError(f"{where}: expected a finite number, got {value!r}")
+    return float(value)
+
+
+def _string(value: Any, where: str) -> str:
+    if not isinstance(value, str):
+        raise DecodeError(f"{where}: expected a string, got {value!r}")
+    return value
+
+
+def _metric_batch(body: dict[str, Any]) -> MetricBatch:
+    host = _string(body.get("host"), "host")
+    if not host:
+        raise DecodeError("host: must not be empty")
+    ts = _number(body.get("ts"), "ts")
+    raw_samples = body.get("samples")
+    if not isinstance(raw_samples, list):
+        raise DecodeError(f"samples: expected a list, got {raw_samples!r}")
+    samples = []
+    for i, s in enumerate(raw_samples):
+        if not isinstance(s, dict):
+            raise DecodeError(f"samples[{i}]: expected an object, got {s!r}")
+        item = s.get("item")
+        if not isinstance(item, str) or not item:
+            raise DecodeError(f"samples[{i}].item: expected a non-empty string, got {item!r}")
+        instance = s.get("instance", "")
+        if not isinstance(instance, str):
+            raise DecodeError(f"samples[{i}].instance: expected a string, got {instance!r}")
+        samples.append(Sample(item, _number(s.get("value"), f"samples[{i}].value"), instance))
+    tags = body.get("tags", [])
+    if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+        raise DecodeError(f"tags: expected a list of strings, got {tags!r}")
+    seq = body.get("seq", 0)
+    if not isinstance(seq, int) or isinstance(seq, bool):
+        raise DecodeError(f"seq: expected an integer, got {seq!r}")
+    return MetricBatch(
+        host=host,
+        ts=ts,
+        samples=samples,
+        seq=seq,
+        interval=_number(body.get("interval", 0.0), "interval"),
+        os=_string(body.get("os", ""), "os"),
+        tags=tags,
+    )
+
+
+def _plain(cls: type, body: dict[str, Any]) -> Any:
+    names = {f.name: f for f in fields(cls)}
+    unknown = set(body) - set(names)
+    if unknown:
+        raise DecodeError(f"{cls.kind}: unknown fields {sorted(unknown)}")
+    try:
+        return cls(**body)
+    except TypeError as exc:
+        raise DecodeError(f"{cls.kind}: {exc}") from None
+
+
+def json_schema(cls: type) -> dict[str, Any]:
+    """A JSON Schema of a record, built from its field metadata (units and meanings)."""
+    props: dict[str, Any] = {
+        "v": {"type": "integer", "const": SCHEMA_VERSION, "description": "Schema version."},
+        "kind": {"type": "string", "const": cls.kind},
+    }
+    py_to_json = {"str": "string", "float": "number", "int": "integer"}
+    for f in fields(cls):
+        t = str(f.type)
+        if t.startswith("list"):
+            entry: dict[str, Any] = {"type": "array"}
+            if "Sample" in t:
+                entry["items"] = json_schema_sample()
+            else:
+                entry["items"] = {"type": "string"}
+        else:
+            entry = {"type": py_to_json.get(t, "string")}
+        entry["description"] = f.metadata.get("description", "")
+        if f.metadata.get("unit"):
+            entry["unit"] = f.metadata["unit"]
+        props[f.name] = entry
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": cls.__name__,
+        "description": (cls.__doc__ or "").strip(),
+        "type": "object",
+        "properties": props,
+        "required": ["v", "kind"],
+    }
+
+
+def json_schema_sample() -> dict[str, Any]:
+    props = {}
+    for f in fields(Sample):
+        props[f.name] = {
+            "type": "number" if f.name == "value" else "string",
+            "description": f.metadata["description"],
+        }
+    return {"type": "object", "properties": props, "required": ["item", "value"]}
