@@ -30,6 +30,7 @@ STAGE_COMMANDS = (
     "gamsi.notifier.cli",
     "gamsi.history.cli",
     "gamsi.supervisor",
+    "gamsi.events_tail",
 )
 
 

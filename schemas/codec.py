@@ -14,6 +14,7 @@ from dataclasses import asdict, fields
 from typing import Any
 
 import orjson
+
 from gamsi.schemas.records import (
     RECORD_TYPES,
     SCHEMA_VERSION,

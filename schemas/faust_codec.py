@@ -8,10 +8,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 from faust.serializers import codecs
+
 from gamsi.schemas.codec import decode, encode
 
 CODEC_NAME = "gamsi"
+STATE_CODEC_NAME = "gamsi-state"
 
 
 class GamsiCodec(codecs.Codec):
@@ -24,8 +27,20 @@ class GamsiCodec(codecs.Codec):
         return decode(s)
 
 
+class StateCodec(codecs.Codec):
+    """Plain orjson for table keys and values (rule state is plain dicts, not records)."""
+
+    def _dumps(self, obj: Any) -> bytes:
+        return orjson.dumps(obj)
+
+    def _loads(self, s: bytes) -> Any:
+        return orjson.loads(s)
+
+
 def register() -> str:
-    """Register once (idempotent) and return the name to use as a topic serializer."""
+    """Register both codecs once (idempotent); returns the record codec's name."""
     if CODEC_NAME not in codecs.codecs:
         codecs.register(CODEC_NAME, GamsiCodec())
+    if STATE_CODEC_NAME not in codecs.codecs:
+        codecs.register(STATE_CODEC_NAME, StateCodec())
     return CODEC_NAME

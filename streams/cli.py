@@ -1,7 +1,22 @@
-"""Subcommands of this stage (placeholder until the stage lands)."""
+"""`gamsi streams ...`: the stream processor's commands."""
 
+from __future__ import annotations
+
+import argparse
 from typing import Any
+
+from gamsi.settings import Settings
+
+
+def _run(args: argparse.Namespace, settings: Settings) -> int:
+    from gamsi.streams.worker import run_worker
+
+    return run_worker(settings, loglevel="debug" if args.verbose else "info")
 
 
 def add_commands(sub: Any) -> None:
-    """Register this stage's subcommands on the `gamsi` parser."""
+    from gamsi.cli import command
+
+    streams = sub.add_parser("streams", help="the stream processor (Faust worker)")
+    ssub = streams.add_subparsers(dest="streams_command", required=True)
+    command(ssub, "run", _run, "run one stream worker in the foreground")

@@ -66,9 +66,7 @@ def unique() -> str:
 
 
 @pytest.fixture
-def settings(
-    kafka_bootstrap: str, chdb_dir: Path, tmp_path: Path, unique: str
-) -> Settings:
+def settings(kafka_bootstrap: str, chdb_dir: Path, tmp_path: Path, unique: str) -> Settings:
     """Settings pointing at the test broker, with topics and groups of this test only."""
     from gamsi.topics import ensure_topics
 

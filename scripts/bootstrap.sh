@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Make .venv/ ready: create it with Python 3.11 and install Gamsi (editable) with its
+# test tools. pip runs again only when pyproject.toml changes, so this is cheap to
+# call before every run. Java 17 and Maven are checked here because the local Kafka
+# broker needs them (its jars come from Maven Central on first start).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+py="${PYTHON:-}"
+if [ -z "$py" ]; then
+  for candidate in python3.11 python3; do
+    if command -v "$candidate" >/dev/null 2>&1; then py="$candidate"; break; fi
+  done
+fi
+if [ -z "$py" ] || ! "$py" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
+  echo "gamsi: Python 3.11 or newer is needed (set PYTHON=/path/to/python3.11)" >&2
+  exit 2
+fi
+for tool in java mvn; do
+  command -v "$tool" >/dev/null 2>&1 || {
+    echo "gamsi: '$tool' is not on PATH; the local Kafka broker needs Java 17 and Maven" >&2
+    exit 2
+  }
+done
+
+if [ ! -x .venv/bin/python ]; then
+  echo "gamsi: creating .venv with $("$py" --version)"
+  "$py" -m venv .venv
+fi
+stamp=.venv/.gamsi-installed
+want="$(sha256sum pyproject.toml | cut -d' ' -f1)"
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+  echo "gamsi: installing Gamsi and its dependencies into .venv (about a minute the first time)"
+  .venv/bin/python -m pip install --quiet --upgrade pip
+  .venv/bin/python -m pip install --quiet -e ".[test]"
+  echo "$want" > "$stamp"
+fi

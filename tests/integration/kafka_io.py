@@ -1,0 +1,92 @@
+"""Small helpers the integration tests share: produce, wait for records, run a service.
+
+Waiting is always on a condition with a bound, never a fixed sleep.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from gamsi.settings import Settings, to_environ
+
+
+async def produce(settings: Settings, topic: str, messages: list[tuple[bytes, bytes]]) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka.bootstrap)
+    await producer.start()
+    try:
+        for key, value in messages:
+            await producer.send_and_wait(topic, value, key=key)
+    finally:
+        await producer.stop()
+
+
+async def wait_for_records(
+    settings: Settings,
+    topic: str,
+    done: Callable[[list[Any]], bool],
+    decode: Callable[[bytes], Any] = lambda b: b,
+    within: float = 60.0,
+    service: subprocess.Popen[bytes] | None = None,
+) -> list[Any]:
+    """Read `topic` from the beginning until `done(records)` holds; fail after `within` s
+    or as soon as `service` (the process expected to produce them) has exited."""
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=settings.kafka.bootstrap,
+        group_id=None,
+        auto_offset_reset="earliest",
+    )
+    await consumer.start()
+    records: list[Any] = []
+    deadline = time.monotonic() + within
+    try:
+        while not done(records):
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError(f"condition not met on {topic} within {within} s: {records}")
+            if service is not None and service.poll() is not None:
+                raise AssertionError(f"the service exited with code {service.returncode}")
+            batch = await consumer.getmany(timeout_ms=int(min(left, 0.5) * 1000))
+            for messages in batch.values():
+                records.extend(decode(m.value) for m in messages)
+    finally:
+        await consumer.stop()
+    return records
+
+
+@contextmanager
+def gamsi_service(
+    settings: Settings, *args: str, log: Path, extra_env: dict[str, str] | None = None
+) -> Iterator[subprocess.Popen[bytes]]:
+    """Run `python -m gamsi ARGS` with these settings; SIGTERM (then SIGKILL) on exit."""
+    env = {**os.environ, **to_environ(settings), **(extra_env or {})}
+    env.pop("GAMSI_CONFIG", None)
+    with open(log, "ab") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "gamsi", *args], env=env, stdout=out, stderr=subprocess.STDOUT
+        )
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def run(coro: Any) -> Any:
+    return asyncio.get_event_loop().run_until_complete(coro)
