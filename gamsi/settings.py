@@ -61,6 +61,10 @@ class KafkaSettings:
     deadletter_topic: str = _opt(
         "gamsi.deadletter", "Topic where malformed messages go, wrapped with the reason."
     )
+    policies_topic: str = _opt(
+        "gamsi.policies",
+        "Compacted topic of applied watch policies (`gamsi policy apply`); workers follow it.",
+    )
     partitions: int = _opt(
         6,
         "Partitions of the metrics and events topics. Hosts are the key, so this bounds how "
@@ -87,10 +91,72 @@ class CollectorSettings:
     host: str = _opt(socket.gethostname(), "Name this server reports under.")
     tags: list[str] = _opt([], "Tags/groups of this server, used by watches and routing.")
     interval: float = _opt(10.0, "Seconds between collections; 1 s is supported.")
+    inputs: list[str] = _opt(
+        ["cpu", "load", "memory", "swap", "disk", "diskio", "net", "proc", "system", "fd"]
+        + ["clock", "command"],
+        "Inputs to run, by registered name (built-ins and gamsi.collector_inputs entry points).",
+    )
+    processes: list[str] = _opt(
+        [], "Process names to watch: proc.up (1/0), proc.cpu_pct, proc.rss_bytes per name."
+    )
+    disk_exclude_mounts: list[str] = _opt(
+        ["/snap/*", "/var/lib/docker/*", "/run/*"], "Mountpoint globs the disk input skips."
+    )
+    disk_exclude_fstypes: list[str] = _opt(
+        ["tmpfs", "devtmpfs", "squashfs", "overlay", "iso9660", "nsfs", "autofs"],
+        "Filesystem types the disk input skips (pseudo and read-only image filesystems).",
+    )
+    diskio_exclude: str = _opt(
+        r"^(ram|loop|fd|zram|(h|s|v|xv)d[a-z]+|nvme\d+n\d+p|mmcblk\d+p)\d+$",
+        "Regular expression of block devices the diskio input skips (RAM disks, loops, "
+        "partitions: the whole disk is reported). Same default as node_exporter.",
+    )
+    net_exclude: list[str] = _opt(["lo"], "NIC name globs the net input skips.")
+    commands: list[str] = _opt(
+        [],
+        "Custom command items, like Zabbix UserParameter: 'item.name: /path/prog arg ...'. "
+        "The words are split like a shell would but no shell runs; stdout must be one number.",
+    )
+    command_timeout: float = _opt(
+        5.0, "Seconds a custom command may run before it is killed (less than interval)."
+    )
+    spool_dir: str = _opt("", "Offline spool directory; empty means <data_dir>/spool.")
+    spool_max_bytes: int = _opt(
+        64 * 1024 * 1024,
+        "Size bound of the offline spool; when full the oldest batches are dropped and "
+        "counted (collector.spool_dropped).",
+    )
+    publish_timeout: float = _opt(
+        5.0, "Seconds to wait for Kafka to acknowledge a batch before spooling it."
+    )
 
     def __post_init__(self) -> None:
         if self.interval < 1.0:
             raise ConfigError(f"[collector] interval: expected at least 1.0 s, got {self.interval}")
+        if self.commands and not 0 < self.command_timeout < self.interval:
+            raise ConfigError(
+                f"[collector] command_timeout: expected more than 0 and less than interval "
+                f"({self.interval} s), got {self.command_timeout}"
+            )
+        if self.spool_max_bytes < 64 * 1024:
+            raise ConfigError(
+                f"[collector] spool_max_bytes: expected at least 65536, got {self.spool_max_bytes}"
+            )
+        import re  # local: edits to this file stay inside this class
+
+        try:
+            re.compile(self.diskio_exclude)
+        except re.error as exc:
+            raise ConfigError(
+                f"[collector] diskio_exclude: expected a regular expression: {exc}"
+            ) from None
+        for i, entry in enumerate(self.commands):
+            name, sep, argv = entry.partition(":")
+            if not sep or not name.strip() or "." not in name or not argv.strip():
+                raise ConfigError(
+                    f"[collector] commands[{i}]: expected 'item.name: /path/to/program args', "
+                    f"got {entry!r}"
+                )
 
 
 @dataclass(frozen=True)
@@ -99,11 +165,24 @@ class StreamsSettings:
         "gamsi-streams",
         "Faust application id: the consumer group and the prefix of its changelog topics.",
     )
-    cpu_threshold: float = _opt(
-        90.0, "Walking-skeleton watch: cpu.util (%) at or above this raises URGENT."
+    tick_interval: float = _opt(
+        5.0,
+        "Seconds between timer ticks (no-data detection). A silent collector is noticed "
+        "within its watch's no-data timeout plus this.",
     )
-    cpu_recovery: float = _opt(
-        80.0, "Walking-skeleton watch: cpu.util (%) below this recovers (hysteresis)."
+    policy_path: str = _opt(
+        "",
+        "Watch policy: a YAML file or a directory of *.yaml files (read in name order). "
+        "Empty means the shipped OS defaults alone. See docs/policies.md.",
+    )
+    default_os: str = _opt(
+        "linux",
+        "OS assumed for hosts whose collector does not report one (linux, windows, darwin).",
+    )
+    inventory_file: str = _opt(
+        "",
+        "JSON inventory of what each host reports (items, instances, OS, tags), read by "
+        "`gamsi policy unregistered`. Empty means <data_dir>/inventory.json.",
     )
 
 
@@ -122,6 +201,34 @@ class NotifierSettings:
         "https://slack.com/api/", "Slack Web API base URL (a local stand-in in tests)."
     )
     dashboard_url: str = _opt("", "Link shown in messages, e.g. the status page.")
+    routing_file: str = _opt(
+        "",
+        "YAML routing file (channels, recipients, routes, maintenance; docs/notifications.md). "
+        "Empty: every event goes to slack_channel if a Slack token is set, else to the console.",
+    )
+    storm_window: float = _opt(
+        0.1,
+        "Seconds during which events for the same route and contact are grouped into one "
+        "message (a route's group_window overrides it). Larger groups more, notifies later.",
+    )
+    delivery_topic: str = _opt(
+        "gamsi.deliveries", "Topic of delivery outcomes (the history writer's deliveries table)."
+    )
+    ledger_topic: str = _opt(
+        "gamsi.notifier.ledger",
+        "Compacted topic of idempotency keys, threads and open problems: what makes each "
+        "event notified exactly once per route across restarts.",
+    )
+    acks_topic: str = _opt(
+        "gamsi.acks", "Topic of acknowledgements (`gamsi ack EVENT` writes, the notifier reads)."
+    )
+    retry_attempts: int = _opt(5, "Attempts per message before it is logged as failed.")
+    retry_delay: float = _opt(
+        1.0, "Seconds before the first retry; doubles per attempt (a 429's Retry-After wins)."
+    )
+    tick_interval: float = _opt(
+        1.0, "Seconds between checks for due re-notifications and escalation steps."
+    )
 
     def resolved_slack_token(self) -> str:
         """The token from the setting or its file, so that neither lands in logs."""
@@ -150,11 +257,32 @@ class HistorySettings:
     batch_rows: int = _opt(50_000, "Rows buffered before an insert.")
     flush_interval: float = _opt(1.0, "Seconds between inserts when the buffer is not full.")
     raw_ttl_days: int = _opt(30, "Days raw samples are kept (ClickHouse TTL).")
+    rollup_ttl_days: int = _opt(
+        400, "Days the 1-minute rollup (avg/min/max per host, item, instance) is kept."
+    )
+    deliveries_topic: str = _opt(
+        "",
+        "Topic of the notifier's delivery records. Empty means [notifier] delivery_topic "
+        "when that setting exists, else gamsi.deliveries.",
+    )
     query_port: int = _opt(
         8124,
         "Port of the history service's read-only query endpoint on 127.0.0.1. chDB lets one "
-        "process own the store, so other processes query through it.",
+        "process own the store, so other processes query through it. 0 serves none.",
     )
+
+    def __post_init__(self) -> None:
+        for key in ("batch_rows", "raw_ttl_days", "rollup_ttl_days"):
+            if getattr(self, key) < 1:
+                raise ConfigError(f"[history] {key}: expected at least 1, got {getattr(self, key)}")
+        if self.flush_interval <= 0:
+            raise ConfigError(
+                f"[history] flush_interval: expected seconds > 0, got {self.flush_interval}"
+            )
+        if not 0 <= self.query_port < 65536:
+            raise ConfigError(
+                f"[history] query_port: expected 1..65535 (0: no endpoint), got {self.query_port}"
+            )
 
 
 @dataclass(frozen=True)
@@ -179,23 +307,27 @@ class Settings:
         return self.history.dsn or f"chdb://{self.data_dir / 'chdb'}"
 
 
-def _coerce(value: Any, annotation: Any, where: str) -> Any:
+def _coerce(value: Any, annotation: Any, where: str, parse: bool) -> Any:
     """Check a value against a field's type; env strings are parsed, TOML values are not."""
     origin = typing.get_origin(annotation)
     if origin is list:
-        if isinstance(value, str):
+        if parse and isinstance(value, str):
             value = [v.strip() for v in value.split(",") if v.strip()]
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise ConfigError(f"{where}: expected a list of strings, got {value!r}")
         return value
     if annotation is bool:
-        if isinstance(value, str) and value.lower() in {"1", "true", "yes", "0", "false", "no"}:
+        if (
+            parse
+            and isinstance(value, str)
+            and value.lower() in {"1", "true", "yes", "0", "false", "no"}
+        ):
             return value.lower() in {"1", "true", "yes"}
         if not isinstance(value, bool):
             raise ConfigError(f"{where}: expected true or false, got {value!r}")
         return value
     if annotation in (int, float):
-        if isinstance(value, str):
+        if parse and isinstance(value, str):
             try:
                 value = annotation(value)
             except ValueError:
@@ -225,8 +357,9 @@ def _field_types(section_cls: type) -> dict[str, Any]:
 
 
 def _apply(
-    settings: Settings, source: dict[str, dict[str, Any]], origin: str, *, strict_keys: bool
+    settings: Settings, source: dict[str, dict[str, Any]], origin: str, *, from_env: bool
 ) -> Settings:
+    """Layer values over settings; environment strings are parsed, TOML values must be typed."""
     sections = _section_types()
     updated: dict[str, Any] = {}
     for section, values in source.items():
@@ -241,12 +374,10 @@ def _apply(
         changes = {}
         for key, raw in values.items():
             if key not in types_:
-                if not strict_keys:
-                    continue
                 raise ConfigError(
                     f"{origin}: [{section}] {key}: unknown key; expected one of {sorted(types_)}"
                 )
-            changes[key] = _coerce(raw, types_[key], f"{origin}: [{section}] {key}")
+            changes[key] = _coerce(raw, types_[key], f"{origin}: [{section}] {key}", parse=from_env)
         try:
             updated[section] = replace(getattr(settings, section), **changes)
         except ConfigError as exc:
@@ -282,8 +413,8 @@ def load_settings(
             raise ConfigError(f"{file}: no such configuration file") from None
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{file}: not valid TOML: {exc}") from None
-        settings = _apply(settings, data, str(file), strict_keys=True)
-    return _apply(settings, _env_layer(environ), "environment", strict_keys=True)
+        settings = _apply(settings, data, str(file), from_env=False)
+    return _apply(settings, _env_layer(environ), "environment", from_env=True)
 
 
 def describe(settings: Settings) -> list[tuple[str, str, Any, str]]:
@@ -299,4 +430,17 @@ def describe(settings: Settings) -> list[tuple[str, str, Any, str]]:
     return rows
 
 
-__all__ = ["ConfigError", "Settings", "describe", "load_settings"]
+__all__ = ["ConfigError", "Settings", "describe", "load_settings", "to_environ"]
+
+
+def to_environ(settings: Settings) -> dict[str, str]:
+    """The GAMSI_* variables that reproduce these settings in a child process."""
+    env = {}
+    for sec in fields(settings):
+        section = getattr(settings, sec.name)
+        for f in fields(section):
+            value = getattr(section, f.name)
+            if isinstance(value, list):
+                value = ",".join(value)
+            env[f"GAMSI_{sec.name.upper()}_{f.name.upper()}"] = str(value)
+    return env

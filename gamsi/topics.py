@@ -35,6 +35,8 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
             k.events_topic, k.partitions, k.replication, {"retention.ms": str(30 * 86400_000)}
         ),
         TopicSpec(k.deadletter_topic, 1, k.replication, {"retention.ms": str(30 * 86400_000)}),
+        # One partition, compacted: every worker reads it whole; the latest policy wins.
+        TopicSpec(k.policies_topic, 1, k.replication, {"cleanup.policy": "compact"}),
     ]
 
 

@@ -10,7 +10,7 @@ caller sends the message to the dead-letter topic.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, fields
+from dataclasses import fields
 from typing import Any
 
 import orjson
@@ -32,10 +32,10 @@ class DecodeError(ValueError):
 
 
 def encode(record: Record) -> bytes:
-    body = asdict(record)
-    body["v"] = SCHEMA_VERSION
-    body["kind"] = record.kind
-    return orjson.dumps(body)
+    # orjson serialises (slotted) dataclasses natively, far faster than asdict();
+    # the version and kind are spliced in front of the record's own fields.
+    body = orjson.dumps(record)
+    return b'{"v":%d,"kind":"%s",%s' % (SCHEMA_VERSION, record.kind.encode(), body[1:])
 
 
 def decode(data: bytes) -> Record:

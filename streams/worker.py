@@ -15,12 +15,12 @@ from gamsi.settings import Settings
 def run_worker(settings: Settings, loglevel: str = "info") -> int:
     import faust
 
-    from gamsi.streams.app import create_app
-    from gamsi.topics import ensure_topics, wait_for_kafka
+    from gamsi.streams.app import create_app, ticks_topic_spec
+    from gamsi.topics import ensure_topics, topic_specs, wait_for_kafka
 
     async def prepare() -> None:
         await wait_for_kafka(settings.kafka.bootstrap, within=60)
-        await ensure_topics(settings)
+        await ensure_topics(settings, [*topic_specs(settings), ticks_topic_spec(settings)])
 
     asyncio.run(prepare())
     loop = asyncio.new_event_loop()

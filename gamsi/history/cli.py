@@ -1,7 +1,136 @@
-"""Subcommands of this stage (placeholder until the stage lands)."""
+"""``gamsi history run | query | report``."""
 
-from typing import Any
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from gamsi.cli import UserError, command
+from gamsi.settings import Settings
+
+if TYPE_CHECKING:
+    from gamsi.history.reports import Run
+
+T = TypeVar("T")
+
+
+def _run(args: argparse.Namespace, settings: Settings) -> int:
+    from gamsi.history.writer import run_history
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await run_history(settings, stop)
+
+    try:
+        asyncio.run(main())
+    except OSError as exc:
+        raise UserError(str(exc)) from None
+    return 0
+
+
+def _query(args: argparse.Namespace, settings: Settings) -> int:
+    result = _with_history(settings, lambda run: run(args.sql))
+    _print(args, [("", result.columns, result.rows)])
+    return 0
+
+
+def _report(args: argparse.Namespace, settings: Settings) -> int:
+    from gamsi.history.reports import all_reports
+
+    if args.hours <= 0:
+        raise UserError(f"--hours: expected a positive number, got {args.hours}")
+    reports = _with_history(
+        settings, lambda run: all_reports(run, hours=args.hours, item=args.item, top=args.top)
+    )
+    _print(args, [(r.title, r.columns, r.rows) for r in reports])
+    return 0
+
+
+def _with_history(settings: Settings, use: Callable[[Run], T]) -> T:
+    """Run ``use`` on the history (endpoint or store); its failures become UserErrors."""
+    from gamsi.history.client import QueryError, history_reader
+    from gamsi.history.store import StoreError
+
+    try:
+        with history_reader(settings) as run:
+            return use(run)
+    except (StoreError, QueryError) as exc:
+        raise UserError(f"history: {exc}") from None
+
+
+def _print(args: argparse.Namespace, tables: list[tuple[str, list[str], list[list[Any]]]]) -> None:
+    from gamsi.history.query_server import dumps
+
+    if args.json:
+        body: Any = [{"title": t, "columns": c, "rows": r} for t, c, r in tables]
+        if len(tables) == 1 and not tables[0][0]:
+            body = {"columns": tables[0][1], "rows": tables[0][2]}
+        sys.stdout.write(dumps(body).decode() + "\n")
+        return
+    for title, columns, rows in tables:
+        if title:
+            print(f"\n== {title}")
+        print(format_table(columns, rows))
+
+
+def format_table(columns: list[str], rows: list[list[Any]]) -> str:
+    """A plain text table: numbers right-aligned, everything else left-aligned."""
+    if not columns:  # chDB reports no column names for an empty result
+        return f"({len(rows)} rows)"
+    cells = [[_cell(v) for v in row] for row in rows]
+    widths = [max([len(c), *(len(r[i]) for r in cells)]) for i, c in enumerate(columns)]
+    numeric = [all(_is_number(row[i]) for row in rows) and rows for i in range(len(columns))]
+
+    def line(values: list[str]) -> str:
+        parts = [
+            v.rjust(w) if num else v.ljust(w)
+            for v, w, num in zip(values, widths, numeric, strict=True)
+        ]
+        return "  ".join(parts).rstrip()
+
+    out = [line(columns), line(["-" * w for w in widths])]
+    out += [line(r) for r in cells]
+    out.append(f"({len(rows)} row{'s' if len(rows) != 1 else ''})")
+    return "\n".join(out)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:g}" if abs(value) < 1e15 else repr(value)
+    return str(value)
 
 
 def add_commands(sub: Any) -> None:
-    """Register this stage's subcommands on the `gamsi` parser."""
+    """Register `gamsi history ...` on the `gamsi` parser."""
+    history = sub.add_parser("history", help="history in ClickHouse: the writer, queries, reports")
+    hsub = history.add_subparsers(dest="history_command", required=True)
+    command(
+        hsub,
+        "run",
+        _run,
+        "store metrics, events and deliveries from Kafka; serve the read-only query endpoint",
+    )
+    query = command(hsub, "query", _query, "run one read-only SQL statement on the history")
+    query.add_argument("sql", help="SELECT/SHOW/DESCRIBE/WITH/EXPLAIN statement")
+    query.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    report = command(
+        hsub,
+        "report",
+        _report,
+        "availability and time per severity, MTTR, noisiest watches, top hosts by an item",
+    )
+    report.add_argument("--hours", type=float, default=24.0, help="window length (default 24)")
+    report.add_argument("--item", default="cpu.util", help="item of the top-hosts report")
+    report.add_argument("--top", type=int, default=10, help="rows of the top-N reports")
+    report.add_argument("--json", action="store_true", help="print JSON instead of tables")

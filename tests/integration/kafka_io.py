@@ -20,6 +20,10 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from gamsi.settings import Settings, to_environ
 
+CPU_SPIKE_POLICY = str(
+    Path(__file__).resolve().parent.parent / "fixtures" / "policies_e2e" / "cpu-spike.yaml"
+)
+
 
 async def produce(settings: Settings, topic: str, messages: list[tuple[bytes, bytes]]) -> None:
     producer = AIOKafkaProducer(bootstrap_servers=settings.kafka.bootstrap)

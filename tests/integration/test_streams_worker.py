@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from gamsi.schemas import MetricBatch, Sample, Severity, encode
 from gamsi.schemas.codec import decode, decode_severity_event
 from gamsi.settings import Settings
-from tests.integration.kafka_io import gamsi_service, produce, wait_for_records
+from tests.integration.kafka_io import CPU_SPIKE_POLICY, gamsi_service, produce, wait_for_records
 
 
 def _batch(host: str, ts: float, cpu: float) -> tuple[bytes, bytes]:
@@ -30,6 +31,7 @@ async def test_breach_and_recovery_become_events_and_bad_input_a_dead_letter(
             _batch(host, t0 + 1, 12.0),
         ],
     )
+    settings = replace(settings, streams=replace(settings.streams, policy_path=CPU_SPIKE_POLICY))
     with gamsi_service(settings, "streams", "run", log=tmp_path / "streams.log") as worker:
         events = await wait_for_records(
             settings,

@@ -1,0 +1,90 @@
+"""The history service's read-only query endpoint on 127.0.0.1.
+
+chDB lets one process own the store; this endpoint is how every other process (``gamsi
+history query``/``report``, the dashboard) reads it while the service runs.
+
+* ``GET /health`` → ``{"status": "ok", "store": "<dsn, password masked>"}``
+* ``POST /query`` with the SQL as the request body → ``{"columns": [...], "rows": [[...]]}``;
+  ``400 {"error": ...}`` for anything but one SELECT/SHOW/DESCRIBE/WITH/EXPLAIN/EXISTS
+  statement, or when the engine rejects it.
+
+It listens on loopback only and runs every query on a ``readonly=2`` client after the
+token check in :mod:`gamsi.history.readonly`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from gamsi.history.readonly import NotReadOnly, check_read_only
+from gamsi.history.store import Reader, masked
+from gamsi.settings import Settings
+
+log = logging.getLogger(__name__)
+
+HOST = "127.0.0.1"
+MAX_BODY = 1 << 20
+
+
+def dumps(body: Any) -> bytes:
+    """JSON with datetimes as ISO 8601 (naive ones are UTC, as the store keeps them)."""
+    return orjson.dumps(body, default=_fallback, option=orjson.OPT_NAIVE_UTC)
+
+
+def _fallback(value: Any) -> Any:
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    if isinstance(value, (set, tuple, frozenset)):
+        return list(value)
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return str(value)  # Decimal, UUID, IP addresses: their text form
+
+
+def _json(body: Any, status: int = 200) -> web.Response:
+    return web.Response(body=dumps(body), status=status, content_type="application/json")
+
+
+def build_app(reader: Reader, store: str) -> web.Application:
+    async def health(request: web.Request) -> web.Response:
+        return _json({"status": "ok", "store": store})
+
+    async def query(request: web.Request) -> web.Response:
+        sql = await request.text()
+        try:
+            statement = check_read_only(sql)
+        except NotReadOnly as exc:
+            return _json({"error": str(exc)}, 400)
+        try:
+            result = await asyncio.to_thread(reader, statement)
+        except Exception as exc:  # the engine's message tells the user what is wrong
+            return _json({"error": f"{type(exc).__name__}: {exc}"}, 400)
+        return _json({"columns": result.columns, "rows": result.rows})
+
+    app = web.Application(client_max_size=MAX_BODY)
+    app.router.add_get("/health", health)
+    app.router.add_post("/query", query)
+    return app
+
+
+async def start_query_server(reader: Reader, settings: Settings) -> web.AppRunner:
+    """Serve on 127.0.0.1:[history] query_port; the caller cleans the runner up."""
+    runner = web.AppRunner(build_app(reader, masked(settings.history_dsn())), access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, HOST, settings.history.query_port)
+    try:
+        await site.start()
+    except OSError as exc:
+        await runner.cleanup()
+        raise OSError(
+            f"[history] query_port: cannot listen on {HOST}:{settings.history.query_port} "
+            f"({exc.strerror}); another history service running? choose another port"
+        ) from None
+    log.info("history: read-only query endpoint on http://%s:%d", HOST, settings.history.query_port)
+    return runner

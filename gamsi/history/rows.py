@@ -1,0 +1,195 @@
+"""Records to columns: the pure half of the history writer (no Kafka, no ClickHouse).
+
+clickhouse-connect inserts fastest from columns (``column_oriented=True``): a list per
+column, no per-row tuples. Timestamps travel as integer milliseconds because
+``DateTime64(3)`` takes ticks directly, which skips a ``datetime`` object per row.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from typing import Any
+
+import orjson
+
+from gamsi.history.schema import DELIVERIES, EVENTS, SAMPLES, Table
+from gamsi.schemas.codec import DecodeError
+from gamsi.schemas.records import SCHEMA_VERSION, MetricBatch, SeverityEvent
+
+DELIVERY_KIND = "delivery"
+MAX_TS = 10_000_000_000.0  # DateTime64(3) holds up to 2299; anything past 2286 is a bug
+
+
+def millis(ts: float) -> int:
+    """Seconds since the epoch (float) to DateTime64(3) ticks."""
+    return round(ts * 1000)
+
+
+class Columns:
+    """Rows of one table held as one list per column, ready for a columnar insert."""
+
+    def __init__(self, table: Table) -> None:
+        self.table = table
+        self.data: list[list[Any]] = [[] for _ in table.columns]
+
+    def __len__(self) -> int:
+        return len(self.data[0])
+
+    def append(self, row: tuple[Any, ...]) -> None:
+        for column, value in zip(self.data, row, strict=True):
+            column.append(value)
+
+    def clear(self) -> None:
+        self.data = [[] for _ in self.table.columns]
+
+
+class Buffer:
+    """What the writer has consumed but not yet inserted, one :class:`Columns` per table."""
+
+    def __init__(self) -> None:
+        self.samples = Columns(SAMPLES)
+        self.events = Columns(EVENTS)
+        self.deliveries = Columns(DELIVERIES)
+
+    def __len__(self) -> int:
+        return len(self.samples) + len(self.events) + len(self.deliveries)
+
+    def tables(self) -> Iterator[Columns]:
+        yield from (self.samples, self.events, self.deliveries)
+
+    def add_batch(self, batch: MetricBatch) -> None:
+        ts = millis(_timestamp(batch.ts, "ts"))
+        cols = self.samples.data
+        for sample in batch.samples:
+            cols[0].append(ts)
+            cols[1].append(batch.host)
+            cols[2].append(sample.item)
+            cols[3].append(sample.instance)
+            cols[4].append(sample.value)
+            cols[5].append(batch.tags)
+
+    def add_event(self, e: SeverityEvent) -> None:
+        check_event(e)
+        self.events.append(
+            (
+                e.event_id,
+                e.host,
+                e.item,
+                e.instance,
+                e.watch,
+                e.severity,
+                e.previous,
+                e.transition,
+                e.value,
+                e.threshold,
+                millis(e.ts),
+                millis(e.since),
+                millis(e.emitted_at),
+                e.message,
+                e.tags,
+            )
+        )
+
+    def add_delivery(self, d: dict[str, Any]) -> None:
+        self.deliveries.append(tuple(d[c] for c in DELIVERIES.columns))
+
+
+def _timestamp(value: float, where: str) -> float:
+    if not 0 <= value < MAX_TS:
+        raise DecodeError(f"{where}: expected seconds since 1970 before 2286, got {value!r}")
+    return value
+
+
+def check_event(e: SeverityEvent) -> None:
+    """Type-check what the codec passes through unchecked, so one bad event cannot make
+    every later insert fail (the codec builds SeverityEvent from the JSON as it is)."""
+    for key in ("event_id", "host", "item", "instance", "watch", "transition", "message"):
+        if not isinstance(getattr(e, key), str):
+            raise DecodeError(f"{key}: expected a string, got {getattr(e, key)!r}")
+    if not e.event_id or not e.host:
+        raise DecodeError("event_id and host: must not be empty")
+    for key in ("severity", "previous"):
+        level = getattr(e, key)
+        if isinstance(level, bool) or not isinstance(level, int) or not 0 <= level <= 5:
+            raise DecodeError(f"{key}: expected a severity 0..5, got {level!r}")
+    for key in ("value", "threshold", "ts", "since", "emitted_at"):
+        number = getattr(e, key)
+        if isinstance(number, bool) or not isinstance(number, int | float):
+            raise DecodeError(f"{key}: expected a number, got {number!r}")
+        if not math.isfinite(number):
+            raise DecodeError(f"{key}: expected a finite number, got {number!r}")
+    for key in ("ts", "since", "emitted_at"):
+        _timestamp(getattr(e, key), key)
+    if not isinstance(e.tags, list) or not all(isinstance(t, str) for t in e.tags):
+        raise DecodeError(f"tags: expected a list of strings, got {e.tags!r}")
+
+
+# -- delivery records ----------------------------------------------------------------
+# The notifier writes them as orjson objects with the deliveries table's keys plus "v" and
+# "kind": "delivery". They are not a schemas/records.py type (yet), so they are checked here
+# with the same strictness as the codec: a wrong type is a dead letter, never a crash.
+# Keys this reader does not know are ignored, so a newer notifier does not dead-letter
+# every delivery.
+
+_DELIVERY_TYPES: dict[str, type] = {
+    "ts": float,  # seconds since the epoch, stored as DateTime64(3)
+    "event_id": str,
+    "route": str,
+    "channel": str,
+    "recipient": str,
+    "host": str,
+    "item": str,
+    "instance": str,
+    "severity": int,
+    "transition": str,
+    "result": str,
+    "attempts": int,
+    "error": str,
+}
+_REQUIRED = ("ts", "event_id", "channel", "result")
+
+
+def decode_delivery(data: bytes) -> dict[str, Any]:
+    """Validate one delivery record; returns the table's columns, or raises DecodeError."""
+    try:
+        body = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise DecodeError(f"not JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise DecodeError(f"expected a JSON object, got {type(body).__name__}")
+    version = body.get("v")
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise DecodeError("missing or non-integer schema version 'v'")
+    if version > SCHEMA_VERSION:
+        raise DecodeError(
+            f"schema version {version} is not supported (this reader: 1..{SCHEMA_VERSION})"
+        )
+    if body.get("kind") != DELIVERY_KIND:
+        raise DecodeError(f"expected kind 'delivery', got {body.get('kind')!r}")
+    missing = [k for k in _REQUIRED if k not in body]
+    if missing:
+        raise DecodeError(f"delivery: missing fields {missing}")
+    return {key: _check(body.get(key), key, kind) for key, kind in _DELIVERY_TYPES.items()}
+
+
+def _check(value: Any, key: str, kind: type) -> Any:
+    if value is None:
+        return kind()
+    if kind is str:
+        if not isinstance(value, str):
+            raise DecodeError(f"delivery.{key}: expected a string, got {value!r}")
+        return value
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise DecodeError(f"delivery.{key}: expected a number, got {value!r}")
+    if kind is int:
+        if not isinstance(value, int):
+            raise DecodeError(f"delivery.{key}: expected a whole number, got {value!r}")
+        if key == "severity" and not 0 <= value <= 5:
+            raise DecodeError(f"delivery.severity: expected 0..5, got {value}")
+        if key == "attempts" and not 0 <= value < 2**32:
+            raise DecodeError(f"delivery.attempts: expected 0 or more, got {value}")
+        return value
+    if not math.isfinite(value):
+        raise DecodeError(f"delivery.{key}: expected a finite number, got {value!r}")
+    return millis(_timestamp(value, f"delivery.{key}"))  # ts is the only float field

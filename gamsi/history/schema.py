@@ -1,0 +1,148 @@
+"""The history tables, created on start (idempotent) on chDB and on a ClickHouse server alike.
+
+Why these engines:
+
+* ``samples`` is a plain MergeTree sorted by (host, item, instance, ts): every report and
+  drill-down filters by host and item first. Raw rows expire after ``raw_ttl_days``.
+* ``samples_1m`` keeps a 1-minute avg/min/max per series for much longer, filled by a
+  materialized view at insert time, so long-range charts never scan raw rows. avg is an
+  ``AggregateFunction`` state (read with ``avgMerge``); min/max/count are
+  ``SimpleAggregateFunction`` columns (read with ``min``/``max``/``sum``).
+* ``events`` is a ReplacingMergeTree keyed by event_id: the writer is at-least-once, so a
+  redelivered event is inserted twice and collapses to one row after a merge. Readers use
+  ``FINAL`` (the reports do) so duplicates never show even before the merge.
+* ``deliveries`` and ``remediations`` are plain logs of what the notifier and the
+  remediator did; nothing ever updates them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+
+class Client(Protocol):
+    """The part of a clickhouse-connect client the schema needs."""
+
+    def command(self, cmd: str) -> object: ...
+
+    def query(self, query: str) -> Any: ...
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    columns: tuple[str, ...]
+
+
+SAMPLES = Table("samples", ("ts", "host", "item", "instance", "value", "tags"))
+EVENTS = Table(
+    "events",
+    (
+        "event_id",
+        "host",
+        "item",
+        "instance",
+        "watch",
+        "severity",
+        "previous",
+        "transition",
+        "value",
+        "threshold",
+        "ts",
+        "since",
+        "emitted_at",
+        "message",
+        "tags",
+    ),
+)
+DELIVERIES = Table(
+    "deliveries",
+    (
+        "ts",
+        "event_id",
+        "route",
+        "channel",
+        "recipient",
+        "host",
+        "item",
+        "instance",
+        "severity",
+        "transition",
+        "result",
+        "attempts",
+        "error",
+    ),
+)
+REMEDIATIONS = Table(
+    "remediations", ("ts", "event_id", "host", "script", "exit_code", "duration_s", "output")
+)
+
+LC = "LowCardinality(String)"
+TS = "DateTime64(3, 'UTC')"
+
+
+def ddl(raw_ttl_days: int, rollup_ttl_days: int) -> list[str]:
+    """CREATE statements in dependency order (the view after both of its tables)."""
+    return [
+        f"""CREATE TABLE IF NOT EXISTS samples (
+            ts {TS}, host {LC}, item {LC}, instance {LC}, value Float64, tags Array({LC})
+        ) ENGINE = MergeTree
+        ORDER BY (host, item, instance, ts)
+        TTL toDateTime(ts) + INTERVAL {int(raw_ttl_days)} DAY""",
+        f"""CREATE TABLE IF NOT EXISTS samples_1m (
+            minute DateTime('UTC'), host {LC}, item {LC}, instance {LC},
+            avg_value AggregateFunction(avg, Float64),
+            min_value SimpleAggregateFunction(min, Float64),
+            max_value SimpleAggregateFunction(max, Float64),
+            samples SimpleAggregateFunction(sum, UInt64)
+        ) ENGINE = AggregatingMergeTree
+        ORDER BY (host, item, instance, minute)
+        TTL minute + INTERVAL {int(rollup_ttl_days)} DAY""",
+        """CREATE MATERIALIZED VIEW IF NOT EXISTS samples_1m_mv TO samples_1m AS
+        SELECT toStartOfMinute(ts) AS minute, host, item, instance,
+               avgState(value) AS avg_value, min(value) AS min_value,
+               max(value) AS max_value, count() AS samples
+        FROM samples GROUP BY minute, host, item, instance""",
+        f"""CREATE TABLE IF NOT EXISTS events (
+            event_id String, host {LC}, item {LC}, instance {LC}, watch {LC},
+            severity Int8, previous Int8, transition {LC}, value Float64, threshold Float64,
+            ts {TS}, since {TS}, emitted_at {TS}, message String, tags Array({LC})
+        ) ENGINE = ReplacingMergeTree
+        ORDER BY (host, event_id)""",
+        f"""CREATE TABLE IF NOT EXISTS deliveries (
+            ts {TS}, event_id String, route {LC}, channel {LC}, recipient String,
+            host {LC}, item {LC}, instance {LC}, severity Int8, transition {LC},
+            result {LC}, attempts UInt32, error String
+        ) ENGINE = MergeTree
+        ORDER BY (host, ts)""",
+        f"""CREATE TABLE IF NOT EXISTS remediations (
+            ts {TS}, event_id String, host {LC}, script {LC}, exit_code Int32,
+            duration_s Float64, output String
+        ) ENGINE = MergeTree
+        ORDER BY (host, ts)""",
+    ]
+
+
+def create_schema(client: Client, raw_ttl_days: int, rollup_ttl_days: int) -> None:
+    """Create what is missing and bring the TTLs in line with the settings.
+
+    ``CREATE ... IF NOT EXISTS`` leaves an existing table alone, so a changed TTL setting is
+    applied with ``ALTER ... MODIFY TTL``; only when it changed, because the ALTER rewrites
+    every part of a large table.
+    """
+    for statement in ddl(raw_ttl_days, rollup_ttl_days):
+        client.command(statement)
+    engines = dict(
+        client.query(
+            "SELECT name, engine_full FROM system.tables WHERE database = currentDatabase() "
+            "AND name IN ('samples', 'samples_1m')"
+        ).result_rows
+    )
+    wanted = {
+        "samples": ("toDateTime(ts)", raw_ttl_days),
+        "samples_1m": ("minute", rollup_ttl_days),
+    }
+    for table, (column, days) in wanted.items():
+        if f"toIntervalDay({int(days)})" not in engines.get(table, ""):
+            client.command(f"ALTER TABLE {table} MODIFY TTL {column} + INTERVAL {int(days)} DAY")

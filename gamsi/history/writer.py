@@ -1,0 +1,246 @@
+"""The history service: Kafka → ClickHouse, at least once, never stopped by bad data.
+
+One consumer group reads the metrics, events and deliveries topics. Records are decoded
+into column buffers (:mod:`gamsi.history.rows`) and inserted in batches (``batch_rows``
+or every ``flush_interval`` seconds) off the event loop, because clickhouse-connect has
+no async chDB client and chDB calls block. Offsets are committed only after every insert
+of the batch succeeded, so a crash re-reads what was not stored: samples may then be
+stored twice (harmless for reports built on averages and maxima within a minute), events
+collapse by event_id (ReplacingMergeTree).
+
+A record that does not decode goes to the dead-letter topic with the reason and the
+writer carries on. A failing insert (a ClickHouse server restarting) is retried with
+backoff while fetching pauses; nothing is committed meanwhile.
+
+The service also owns the embedded store, so it serves the read-only query endpoint
+(:mod:`gamsi.history.query_server`) that ``gamsi history query`` and ``report`` use.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
+from aiokafka.abc import ConsumerRebalanceListener
+from clickhouse_connect.driver.client import Client
+
+from gamsi.history.query_server import start_query_server
+from gamsi.history.rows import Buffer, Columns, decode_delivery
+from gamsi.history.store import Reader, masked, open_client, open_store
+from gamsi.schemas.codec import DecodeError, decode_metric_batch, decode_severity_event, encode
+from gamsi.schemas.records import DeadLetter
+from gamsi.settings import Settings
+from gamsi.topics import TopicSpec, ensure_topics, topic_specs
+
+log = logging.getLogger(__name__)
+
+WORKER = "gamsi-history"
+DEFAULT_DELIVERIES_TOPIC = "gamsi.deliveries"
+MAX_BACKOFF = 30.0
+
+
+def deliveries_topic(settings: Settings) -> str:
+    """[history] deliveries_topic, else the notifier's delivery_topic, else the default."""
+    return (
+        settings.history.deliveries_topic
+        or getattr(settings.notifier, "delivery_topic", "")
+        or DEFAULT_DELIVERIES_TOPIC
+    )
+
+
+def history_topic_specs(settings: Settings) -> list[TopicSpec]:
+    k = settings.kafka
+    deliveries = TopicSpec(
+        deliveries_topic(settings), k.partitions, k.replication, {"retention.ms": "604800000"}
+    )
+    return [*topic_specs(settings), deliveries]
+
+
+class HistoryWriter:
+    """Buffers decoded records and stores them; flush → commit is the only commit path."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        client: Client,
+        consumer: AIOKafkaConsumer,
+        producer: AIOKafkaProducer,
+    ) -> None:
+        self.settings = settings
+        self.client = client
+        self.consumer = consumer
+        self.producer = producer
+        self.buffer = Buffer()
+        self.first_buffered: float | None = None
+        self.lock = asyncio.Lock()
+        self.rows_written = 0
+        self.dead_letters = 0
+        self.topics = {
+            settings.kafka.metrics_topic: self._take_batch,
+            settings.kafka.events_topic: self._take_event,
+            deliveries_topic(settings): self._take_delivery,
+        }
+
+    async def run(self, stop: asyncio.Event) -> None:
+        h = self.settings.history
+        while not stop.is_set():
+            due = h.flush_interval
+            if self.first_buffered is not None:
+                due = max(0.0, self.first_buffered + h.flush_interval - time.monotonic())
+            fetched = await self.consumer.getmany(
+                timeout_ms=int(min(due, 0.5) * 1000), max_records=h.batch_rows
+            )
+            for records in fetched.values():
+                for record in records:
+                    await self.take(record)
+            if len(self.buffer) >= h.batch_rows or (
+                self.first_buffered is not None
+                and time.monotonic() - self.first_buffered >= h.flush_interval
+            ):
+                await self.flush(stop)
+
+    async def take(self, record: ConsumerRecord) -> None:
+        # A dead-lettered record also starts the flush clock: its offset must be committed.
+        if self.first_buffered is None:
+            self.first_buffered = time.monotonic()
+        try:
+            if record.value is None:
+                raise DecodeError("empty message (no value)")
+            self.topics[record.topic](record.value)
+        except DecodeError as exc:
+            await self.dead_letter(record, str(exc))
+
+    def _take_batch(self, value: bytes) -> None:
+        self.buffer.add_batch(decode_metric_batch(value))
+
+    def _take_event(self, value: bytes) -> None:
+        self.buffer.add_event(decode_severity_event(value))
+
+    def _take_delivery(self, value: bytes) -> None:
+        self.buffer.add_delivery(decode_delivery(value))
+
+    async def dead_letter(self, record: ConsumerRecord, reason: str) -> None:
+        letter = DeadLetter(
+            reason=reason,
+            source_topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
+            payload=(record.value or b"").decode("utf-8", "replace"),
+            key=(record.key or b"").decode("utf-8", "replace"),
+            received_at=time.time(),
+            worker=WORKER,
+        )
+        await self.producer.send_and_wait(
+            self.settings.kafka.deadletter_topic, encode(letter), key=record.key
+        )
+        self.dead_letters += 1
+        log.warning(
+            "dead letter: %s[%d]@%d: %s", record.topic, record.partition, record.offset, reason
+        )
+
+    async def flush(self, stop: asyncio.Event | None = None) -> None:
+        """Insert every buffered table, then commit. Retries a failing insert with backoff."""
+        async with self.lock:
+            backoff = 0.5
+            for columns in self.buffer.tables():
+                while len(columns):
+                    try:
+                        await asyncio.to_thread(self._insert, columns)
+                    except Exception as exc:  # any engine/transport error: keep the rows
+                        if stop is not None and stop.is_set():
+                            log.warning("stopping with %d rows not stored", len(self.buffer))
+                            return
+                        log.error(
+                            "insert into %s failed, retrying in %.1f s: %s",
+                            columns.table.name,
+                            backoff,
+                            exc,
+                        )
+                        await asyncio.sleep(backoff)
+                        backoff = min(backoff * 2, MAX_BACKOFF)
+                        continue
+                    self.rows_written += len(columns)
+                    columns.clear()
+            self.first_buffered = None
+            await self.consumer.commit()
+
+    def _insert(self, columns: Columns) -> None:
+        self.client.insert(
+            columns.table.name,
+            columns.data,
+            column_names=list(columns.table.columns),
+            column_oriented=True,
+        )
+
+
+class _FlushOnRevoke(ConsumerRebalanceListener):
+    """Store and commit before partitions move, so the next owner does not re-read them."""
+
+    def __init__(self) -> None:
+        self.writer: HistoryWriter | None = None
+
+    async def on_partitions_revoked(self, revoked: object) -> None:
+        if self.writer is not None and len(self.writer.buffer):
+            await self.writer.flush()
+
+    async def on_partitions_assigned(self, assigned: object) -> None:
+        return None
+
+
+async def run_history(settings: Settings, stop: asyncio.Event | None = None) -> None:
+    """Run the history service until ``stop`` is set (forever when it is None)."""
+    stop = stop or asyncio.Event()
+    specs = history_topic_specs(settings)
+    await ensure_topics(settings, specs)
+    client = await asyncio.to_thread(open_store, settings)
+    reader: Reader | None = None
+    runner = None
+    try:
+        if settings.history.query_port:
+            reader = Reader(await asyncio.to_thread(open_client, settings, read_only=True))
+            runner = await start_query_server(reader, settings)
+        topics = [settings.kafka.metrics_topic, settings.kafka.events_topic, specs[-1].name]
+        await _consume(settings, client, stop, topics)
+    finally:
+        if runner is not None:
+            await runner.cleanup()
+        if reader is not None:
+            reader.close()
+        client.close()
+
+
+async def _consume(
+    settings: Settings, client: Client, stop: asyncio.Event, topics: list[str]
+) -> None:
+    listener = _FlushOnRevoke()
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.kafka.bootstrap,
+        group_id=settings.history.group_id,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        client_id=WORKER,
+    )
+    consumer.subscribe(topics, listener=listener)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=settings.kafka.bootstrap, acks="all", client_id=WORKER
+    )
+    await producer.start()
+    try:
+        await consumer.start()
+        try:
+            writer = HistoryWriter(settings, client, consumer, producer)
+            listener.writer = writer
+            where = masked(settings.history_dsn())
+            log.info("history: consuming %s into %s", ", ".join(topics), where)
+            await writer.run(stop)
+            if len(writer.buffer):
+                await writer.flush(stop)
+        finally:
+            await consumer.stop()
+    finally:
+        await producer.stop()
+
+
+__all__ = ["HistoryWriter", "deliveries_topic", "history_topic_specs", "run_history"]

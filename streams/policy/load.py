@@ -1,0 +1,170 @@
+"""Load policies from YAML: a file, a multi-document file, or a directory of files.
+
+Documents are read in order (a directory in file-name order, a file document by
+document), after the shipped OS defaults unless a document says
+``use_defaults: false``. A later watch with the same name replaces an earlier one
+for the hosts it selects, so a user file can redefine ``disk-space`` for ``db-*``
+and keep the default everywhere else. Every error names the file, the line, the
+path to the key and what was expected; YAML keys given twice are errors too,
+because PyYAML would silently keep the last.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from gamsi.streams.policy.dicts import policy_from_dict, watch_from_dict
+from gamsi.streams.policy.errors import PolicyError
+from gamsi.streams.policy.model import HostSelector, Policy, Watch
+from gamsi.streams.policy.values import Reader
+
+DEFAULT_OSES = ("linux", "windows", "darwin")
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def _lines(node: yaml.Node, path: str, out: dict[str, int], source: str) -> None:
+    """Map each key path to its line, rejecting duplicate keys on the way."""
+    if isinstance(node, yaml.MappingNode):
+        seen: set[str] = set()
+        for key_node, value_node in node.value:
+            key = str(key_node.value)
+            sub = f"{path}.{key}" if path else key
+            if key in seen:
+                raise PolicyError(
+                    source, sub, "expected each key once; this key is given twice",
+                    key_node.start_mark.line + 1,
+                )  # fmt: skip
+            seen.add(key)
+            out[sub] = key_node.start_mark.line + 1
+            _lines(value_node, sub, out, source)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, child in enumerate(node.value):
+            sub = f"{path}[{i}]"
+            out[sub] = child.start_mark.line + 1
+            _lines(child, sub, out, source)
+
+
+def _with_line(exc: PolicyError, lines: dict[str, int]) -> PolicyError:
+    path = exc.path
+    while path:
+        if path in lines:
+            return exc.at_line(lines[path])
+        cut = max(path.rfind("."), path.rfind("["))
+        path = path[:cut] if cut > 0 else ""
+    return exc
+
+
+def read_documents(path: Path) -> list[tuple[str, Any, dict[str, int]]]:
+    """(source name, data, key-path → line) for every YAML document under ``path``."""
+    if path.is_dir():
+        chosen = sorted(p for p in path.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
+        if not chosen:
+            raise PolicyError(
+                str(path), "", "expected a directory with *.yaml policy files; none found"
+            )
+    elif path.exists():
+        chosen = [path]
+    else:
+        raise PolicyError(str(path), "", "expected a policy file or directory; it does not exist")
+    docs = []
+    for file in chosen:
+        text = file.read_text(encoding="utf-8")
+        try:
+            nodes = list(yaml.compose_all(text, Loader=_Loader))
+            datas = list(yaml.load_all(text, Loader=_Loader))
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            line = mark.line + 1 if mark else None
+            what = getattr(exc, "problem", None) or str(exc)
+            context = getattr(exc, "context", None)
+            detail = f"{context}: {what}" if context else what
+            raise PolicyError(str(file), "", f"expected valid YAML ({detail})", line) from None
+        for n, (node, data) in enumerate(zip(nodes, datas, strict=True)):
+            name = str(file) if len(nodes) == 1 else f"{file}#{n + 1}"
+            lines: dict[str, int] = {}
+            if node is not None:
+                _lines(node, "", lines, name)
+            docs.append((name, data, lines))
+    return docs
+
+
+def load_defaults() -> Policy:
+    """The OS default policies shipped in ``gamsi/streams/defaults`` (each limited to its OS)."""
+    watches: list[Watch] = []
+    processors: dict[str, dict[str, object]] = {}
+    sources = []
+    root = files("gamsi.streams").joinpath("defaults")
+    for os_name in DEFAULT_OSES:
+        resource = root.joinpath(f"{os_name}.yaml")
+        source = f"defaults/{os_name}.yaml"
+        data = yaml.load(resource.read_text(encoding="utf-8"), Loader=_Loader)
+        policy, _ = policy_from_dict(data, source)
+        for w in policy.watches:
+            hosts = w.hosts if w.hosts.os else replace(w.hosts, os=(os_name,))
+            watches.append(replace(w, hosts=hosts))
+        processors.update(policy.processors)
+        sources.append(source)
+    return Policy(tuple(watches), (), processors, sources=tuple(sources))
+
+
+def load_policy(path: str | Path | None, os_name: str | None = None) -> Policy:
+    """The policy at ``path`` (file or directory) or, with None, the OS defaults alone.
+
+    ``os_name`` is the OS assumed for hosts whose collector does not say (``batch.os`` empty).
+    """
+    defaults = load_defaults()
+    if path is None or str(path) == "":
+        return replace(defaults, default_os=os_name or "")
+    docs = read_documents(Path(path).expanduser())
+    use_defaults = all(
+        not isinstance(d, dict) or d.get("use_defaults", True) is not False for _, d, _ in docs
+    )
+    base = defaults if use_defaults else Policy()
+    watches, overrides = list(base.watches), list(base.overrides)
+    processors = dict(base.processors)
+    sources = list(base.sources)
+    for source, data, lines in docs:
+        try:
+            policy, _ = policy_from_dict(data or {}, source, tuple(watches))
+        except PolicyError as exc:
+            raise _with_line(exc, lines) from None
+        watches.extend(policy.watches)
+        overrides.extend(policy.overrides)
+        processors.update(policy.processors)
+        sources.append(source)
+    return Policy(tuple(watches), tuple(overrides), processors, os_name or "", tuple(sources))
+
+
+def validate_file(path: str | Path) -> Policy:
+    """`gamsi policy validate`: load ``path`` exactly as the engine would, or raise."""
+    return load_policy(path)
+
+
+def host_watch(template: Watch, host: str, instance: str, origin: str) -> Watch:
+    """A copy of ``template`` for one host and one instance (what `policy register` writes)."""
+    w = replace(
+        template,
+        name=f"{template.name}@{host}" + (f":{instance}" if instance else ""),
+        instance=glob_escape(instance),
+        exclude=(),
+        hosts=HostSelector(names=(host,)),
+        enabled=True,
+        origin=origin,
+    )
+    return watch_from_dict(Reader(origin), _plain(w), "watch", origin)
+
+
+def glob_escape(text: str) -> str:
+    """A glob that matches exactly ``text`` (mount points may contain ``[`` or ``*``)."""
+    return "".join(f"[{c}]" if c in "*?[" else c for c in text)
+
+
+def _plain(w: Watch) -> dict[str, Any]:
+    from gamsi.streams.policy.dicts import watch_to_dict
+
+    return watch_to_dict(w, origin=True)

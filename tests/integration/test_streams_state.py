@@ -1,0 +1,150 @@
+"""Stream worker state across a SIGKILL, and policies applied while it runs."""
+
+from __future__ import annotations
+
+import signal
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import orjson
+
+from gamsi.schemas import MetricBatch, Sample, Severity, encode
+from gamsi.schemas.codec import decode_severity_event
+from gamsi.settings import Settings
+from gamsi.streams.app import STATE_TABLE
+from gamsi.streams.policy_feed import apply_policy
+from tests.integration.kafka_io import CPU_SPIKE_POLICY, gamsi_service, produce, wait_for_records
+
+SUSTAINED = """\
+version: 1
+use_defaults: false
+watches:
+  - name: cpu-sustained
+    item: cpu.util
+    levels: {urgent: ">= 90"}
+    duration: 30s
+    hysteresis: 10
+"""
+
+LOWERED = Path(CPU_SPIKE_POLICY).read_text().replace('">= 90"', '">= 70"')
+
+
+def _batches(host: str, t0: float, seconds: range, cpu: float) -> list[tuple[bytes, bytes]]:
+    return [
+        (
+            host.encode(),
+            encode(
+                MetricBatch(
+                    host, t0 + s, [Sample("cpu.util", cpu)], seq=s, interval=1.0, os="linux"
+                )
+            ),
+        )
+        for s in seconds
+    ]
+
+
+def _policy_file(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
+
+
+def _changelog_ts(settings: Settings, host: str) -> object:
+    def decode(raw: bytes) -> tuple[str, float] | None:
+        value = orjson.loads(raw) if raw else None
+        return None if value is None else value["s"]["ts"]
+
+    return decode
+
+
+async def test_sigkill_mid_breach_keeps_the_duration_running_and_raises_once(
+    settings: Settings, tmp_path: Path, unique: str
+) -> None:
+    policy = _policy_file(tmp_path / "sustained.yaml", SUSTAINED)
+    settings = replace(settings, streams=replace(settings.streams, policy_path=str(policy)))
+    host, t0 = f"db-{unique}", time.time() - 3600
+    changelog = f"{settings.streams.app_id}-{STATE_TABLE}-changelog"
+
+    await produce(settings, settings.kafka.metrics_topic, _batches(host, t0, range(0, 16), 95.0))
+    with gamsi_service(settings, "streams", "run", log=tmp_path / "first.log") as worker:
+        # the state after the 16th sample (t0+15) is on Kafka: kill without a clean shutdown
+        await wait_for_records(
+            settings,
+            changelog,
+            lambda got: t0 + 15 in got,
+            _changelog_ts(settings, host),
+            within=90,
+            service=worker,
+        )
+        worker.send_signal(signal.SIGKILL)
+        worker.wait(30)
+
+    await produce(settings, settings.kafka.metrics_topic, _batches(host, t0, range(16, 41), 95.0))
+    with gamsi_service(settings, "streams", "run", log=tmp_path / "second.log") as worker:
+        # t0+40 processed: every raise that will ever come for this data has been sent
+        await wait_for_records(
+            settings,
+            changelog,
+            lambda got: t0 + 40 in got,
+            _changelog_ts(settings, host),
+            within=90,
+            service=worker,
+        )
+    events = await wait_for_records(
+        settings, settings.kafka.events_topic, lambda got: len(got) >= 1, decode_severity_event
+    )
+    # 30 s sustained from t0 ends at t0+30: counted across the kill, not restarted at t0+16
+    assert [(e.transition, e.severity, e.ts - t0) for e in events] == [
+        ("raise", Severity.URGENT, 30.0)
+    ]
+    assert events[0].since == t0
+
+
+async def test_applied_policy_reaches_a_running_worker(
+    settings: Settings, tmp_path: Path, unique: str
+) -> None:
+    settings = replace(settings, streams=replace(settings.streams, policy_path=CPU_SPIKE_POLICY))
+    host, t0 = f"app-{unique}", time.time() - 600
+    lower = _policy_file(tmp_path / "lower.yaml", LOWERED)
+
+    with gamsi_service(settings, "streams", "run", log=tmp_path / "streams.log") as worker:
+        # 75 % is normal under the file's policy (>= 90)...
+        await produce(settings, settings.kafka.metrics_topic, _batches(host, t0, range(0, 1), 75.0))
+        sentinel = f"sentinel-{unique}"
+        await produce(
+            settings, settings.kafka.metrics_topic, _batches(sentinel, t0, range(0, 1), 99.0)
+        )
+        await wait_for_records(
+            settings,
+            settings.kafka.events_topic,
+            lambda got: any(e.host == sentinel for e in got),
+            decode_severity_event,
+            within=90,
+            service=worker,
+        )
+        # ...and urgent once a lower threshold is applied, without a restart. The worker
+        # picks the policy up asynchronously: keep sending 75 % until it judges by it.
+        await apply_policy(settings, lower)
+        events: list = []
+        for second in range(1, 30):
+            await produce(
+                settings,
+                settings.kafka.metrics_topic,
+                _batches(host, t0, range(second, second + 1), 75.0),
+            )
+            try:
+                events = await wait_for_records(
+                    settings,
+                    settings.kafka.events_topic,
+                    lambda got: any(e.host == host for e in got),
+                    decode_severity_event,
+                    within=2,
+                    service=worker,
+                )
+                break
+            except AssertionError:
+                continue
+    raised = [e for e in events if e.host == host]
+    assert [(e.transition, e.severity, e.threshold) for e in raised] == [
+        ("raise", Severity.URGENT, 70.0)
+    ]

@@ -1,0 +1,122 @@
+"""docker-compose.yml is valid Compose and starts real Gamsi commands.
+
+No Docker engine runs here, so the file is checked against the Compose Specification's
+JSON Schema (tests/fixtures/compose/, see its README for origin and licence) and against
+Gamsi itself: every command is a subcommand the CLI knows, every GAMSI_* variable is a
+real setting.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import jsonschema
+import pytest
+import yaml
+
+from gamsi.settings import load_settings
+
+from .deploy_helpers import ROOT, parse_gamsi
+
+SCHEMA = json.loads((ROOT / "tests/fixtures/compose/compose-spec.json").read_text())
+COMPOSE: dict[str, Any] = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+GAMSI_SERVICES = {
+    "gamsi-streams": ["streams", "run"],
+    "gamsi-notifier": ["notifier", "run"],
+    "gamsi-history": ["history", "run"],
+    "gamsi-collector": ["collector", "run"],
+}
+# The schema says draft 2019-09 (as http://...#, which jsonschema does not map by itself).
+VALIDATOR = jsonschema.Draft201909Validator
+assert SCHEMA["$schema"].startswith("http://json-schema.org/draft/2019-09/schema")
+DURATION = re.compile(r"^(\d+(\.\d+)?(ns|us|ms|s|m|h))+$")
+
+
+def test_valid_against_the_compose_spec_schema() -> None:
+    VALIDATOR.check_schema(SCHEMA)
+    errors = sorted(VALIDATOR(SCHEMA).iter_errors(COMPOSE), key=lambda e: list(e.path))
+    assert not errors, "\n".join(f"{list(e.path)}: {e.message}" for e in errors)
+
+
+def test_the_schema_catches_mistakes() -> None:
+    """The validation above is not vacuous: a misspelt key fails it."""
+    broken = json.loads(json.dumps(COMPOSE))
+    broken["services"]["kafka"]["restrat"] = "always"
+    assert not VALIDATOR(SCHEMA).is_valid(broken)
+
+
+@pytest.mark.parametrize(("service", "command"), GAMSI_SERVICES.items())
+def test_gamsi_services_run_known_subcommands(service: str, command: list[str]) -> None:
+    spec = COMPOSE["services"][service]
+    assert spec["command"] == command
+    parse_gamsi(spec["command"])
+    assert spec["build"] == "."
+    assert spec["restart"] == "unless-stopped"
+    assert spec["environment"]["GAMSI_KAFKA_BOOTSTRAP"] == "kafka:9092"
+    assert spec["depends_on"]["kafka"] == {"condition": "service_healthy"}
+    assert "healthcheck" in spec
+
+
+@pytest.mark.parametrize("service", GAMSI_SERVICES)
+def test_environment_names_real_settings(service: str) -> None:
+    """A misspelt GAMSI_* variable would be silently ignored by Docker; Gamsi refuses it."""
+    env = {
+        k: re.sub(r"\$\{[A-Z_]+:-([^}]*)\}", r"\1", str(v))
+        for k, v in COMPOSE["services"][service]["environment"].items()
+    }
+    settings = load_settings(environ=env)
+    assert settings.kafka.bootstrap == "kafka:9092"
+
+
+def test_history_uses_the_clickhouse_server() -> None:
+    history = COMPOSE["services"]["gamsi-history"]
+    assert history["environment"]["GAMSI_HISTORY_DSN"] == "http://default:@clickhouse:8123/default"
+    assert history["depends_on"]["clickhouse"] == {"condition": "service_healthy"}
+    assert "8124/health" in " ".join(history["healthcheck"]["test"])
+
+
+def test_collector_sees_the_host() -> None:
+    collector = COMPOSE["services"]["gamsi-collector"]
+    assert collector["pid"] == "host"
+    assert "/proc:/host/proc:ro" in collector["volumes"]
+    assert "/:/hostfs:ro" in collector["volumes"]
+
+
+def test_images_are_pinned_and_kafka_is_kraft() -> None:
+    services = COMPOSE["services"]
+    assert services["kafka"]["image"] == "apache/kafka:3.9.1"
+    clickhouse = services["clickhouse"]["image"]
+    assert re.fullmatch(r"clickhouse/clickhouse-server:\d+\.\d+[\d.]*", clickhouse)
+    kafka_env = services["kafka"]["environment"]
+    assert kafka_env["KAFKA_PROCESS_ROLES"] == "broker,controller"
+    assert "PLAINTEXT://kafka:9092" in kafka_env["KAFKA_ADVERTISED_LISTENERS"]
+    assert len(kafka_env["CLUSTER_ID"]) == 22  # base64 of a 16-byte UUID, as KRaft requires
+
+
+def test_dependencies_have_healthchecks_and_volumes_are_declared() -> None:
+    services = COMPOSE["services"]
+    declared = set(COMPOSE["volumes"])
+    for name, spec in services.items():
+        for dep, cond in spec.get("depends_on", {}).items():
+            assert dep in services, f"{name} depends on unknown {dep}"
+            if cond["condition"] == "service_healthy":
+                assert "healthcheck" in services[dep], f"{dep} has no healthcheck"
+        for volume in spec.get("volumes", []):
+            source = volume.split(":")[0]
+            if not source.startswith(("/", ".")):
+                assert source in declared, f"{name}: volume {source} is not declared"
+        for key in ("interval", "timeout", "start_period"):
+            value = spec.get("healthcheck", {}).get(key)
+            assert value is None or DURATION.match(value), f"{name}: {key}={value}"
+
+
+def test_env_file_and_dockerfile_exist() -> None:
+    for spec in COMPOSE["services"].values():
+        for env_file in spec.get("env_file", []):
+            assert (ROOT / env_file).is_file(), f"{env_file} is missing: compose would fail"
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert "FROM python:3.11-slim" in dockerfile
+    assert 'ENTRYPOINT ["gamsi"]' in dockerfile
+    assert "pip install /src" in dockerfile
