@@ -181,8 +181,8 @@ class StreamsSettings:
     )
     inventory_file: str = _opt(
         "",
-        "JSON inventory of what each host reports (items, instances, OS, tags), read by "
-        "`gamsi policy unregistered`. Empty means <data_dir>/inventory.json.",
+        "JSON inventory of what each host reports (items, instances, OS, tags) for "
+        "`gamsi policy unregistered`. Empty means: read it from history (the last 24 h).",
     )
 
 

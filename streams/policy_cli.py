@@ -41,9 +41,27 @@ def _policy(args: argparse.Namespace, settings: Settings) -> Policy:
         raise _user_error(str(exc)) from None
 
 
-def inventory_path(args: argparse.Namespace, settings: Settings) -> Path:
+def inventory_path(args: argparse.Namespace, settings: Settings) -> Path | None:
+    """The inventory file given or configured; None means: read it from history."""
     given = getattr(args, "inventory", None) or settings.streams.inventory_file
-    return Path(given).expanduser() if given else settings.data_dir / "inventory.json"
+    return Path(given).expanduser() if given else None
+
+
+def load_inventory(args: argparse.Namespace, settings: Settings) -> Inventory:
+    path = inventory_path(args, settings)
+    if path is not None:
+        return read_inventory(path)
+    from gamsi.history.client import QueryError, history_reader
+    from gamsi.history.inventory import inventory_from_history
+
+    try:
+        with history_reader(settings) as run:
+            return Inventory.from_dict(inventory_from_history(run), "history")
+    except (QueryError, OSError, RuntimeError) as exc:
+        raise _user_error(
+            f"cannot read the inventory from history ({exc}); is `gamsi history run` "
+            "storing metrics? Or pass --inventory FILE"
+        ) from None
 
 
 def read_inventory(path: Path) -> Inventory:
@@ -73,7 +91,7 @@ def read_inventory(path: Path) -> Inventory:
 
 
 def _hosts(args: argparse.Namespace, settings: Settings) -> list[HostInventory]:
-    inv = read_inventory(inventory_path(args, settings))
+    inv = load_inventory(args, settings)
     if args.host:
         if args.host not in inv.hosts:
             known = ", ".join(sorted(inv.hosts)) or "(none)"
@@ -83,6 +101,22 @@ def _hosts(args: argparse.Namespace, settings: Settings) -> list[HostInventory]:
 
 
 # -- validate / show ------------------------------------------------------------------
+
+
+def _apply(args: argparse.Namespace, settings: Settings) -> int:
+    import asyncio
+
+    from gamsi.streams.policy_feed import apply_policy
+
+    try:
+        policy = asyncio.run(apply_policy(settings, args.file))
+    except PolicyError as exc:
+        raise _user_error(str(exc)) from None
+    print(
+        f"{args.file}: applied: {len(policy.watches)} watches in force on "
+        f"{settings.kafka.policies_topic}; running workers switch without a restart"
+    )
+    return 0
 
 
 def _validate(args: argparse.Namespace, settings: Settings) -> int:
@@ -106,7 +140,7 @@ def _show(args: argparse.Namespace, settings: Settings) -> int:
             from gamsi.cli import UserError
 
             try:
-                inv = read_inventory(inventory_path(args, settings)).hosts.get(args.host)
+                inv = load_inventory(args, settings).hosts.get(args.host)
             except UserError:  # no inventory: fall back to what was given and the defaults
                 inv = None
             os_name = os_name if os_name is not None else (inv.os if inv else "")
@@ -231,6 +265,11 @@ def add_commands(sub: Any) -> None:
     psub = policy.add_subparsers(dest="policy_command", required=True)
 
     p = command(psub, "validate", _validate, "check a policy file or directory strictly")
+    p.add_argument("file", help="policy YAML file or directory")
+
+    p = command(
+        psub, "apply", _apply, "validate, then publish to the running stream workers (live)"
+    )
     p.add_argument("file", help="policy YAML file or directory")
 
     p = command(

@@ -55,7 +55,7 @@ def read_policy_record(data: bytes) -> tuple[Policy, str]:
 
 async def apply_policy(settings: Settings, path: str | Path) -> Policy:
     """Validate (raises PolicyError naming file and key) and publish; returns the policy."""
-    policy = load_policy(path)
+    policy = load_policy(path, settings.streams.default_os)
     producer = AIOKafkaProducer(bootstrap_servers=settings.kafka.bootstrap, acks="all")
     await producer.start()
     try:

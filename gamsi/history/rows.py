@@ -13,7 +13,7 @@ from typing import Any
 
 import orjson
 
-from gamsi.history.schema import DELIVERIES, EVENTS, SAMPLES, Table
+from gamsi.history.schema import DELIVERIES, EVENTS, HOSTS, SAMPLES, Table
 from gamsi.schemas.codec import DecodeError
 from gamsi.schemas.records import SCHEMA_VERSION, MetricBatch, SeverityEvent
 
@@ -51,12 +51,13 @@ class Buffer:
         self.samples = Columns(SAMPLES)
         self.events = Columns(EVENTS)
         self.deliveries = Columns(DELIVERIES)
+        self.hosts = Columns(HOSTS)
 
     def __len__(self) -> int:
         return len(self.samples) + len(self.events) + len(self.deliveries)
 
     def tables(self) -> Iterator[Columns]:
-        yield from (self.samples, self.events, self.deliveries)
+        yield from (self.samples, self.events, self.deliveries, self.hosts)
 
     def add_batch(self, batch: MetricBatch) -> None:
         ts = millis(_timestamp(batch.ts, "ts"))
@@ -68,6 +69,7 @@ class Buffer:
             cols[3].append(sample.instance)
             cols[4].append(sample.value)
             cols[5].append(batch.tags)
+        self.hosts.append((batch.host, batch.os, batch.tags, batch.interval, ts))
 
     def add_event(self, e: SeverityEvent) -> None:
         check_event(e)

@@ -56,6 +56,7 @@ EVENTS = Table(
         "tags",
     ),
 )
+HOSTS = Table("hosts", ("host", "os", "tags", "interval", "last_seen"))
 DELIVERIES = Table(
     "deliveries",
     (
@@ -116,6 +117,12 @@ def ddl(raw_ttl_days: int, rollup_ttl_days: int) -> list[str]:
             result {LC}, attempts UInt32, error String
         ) ENGINE = MergeTree
         ORDER BY (host, ts)""",
+        # One row per batch; merges keep the newest per host. What `gamsi policy
+        # unregistered` reads to know each server's OS and tags.
+        f"""CREATE TABLE IF NOT EXISTS hosts (
+            host {LC}, os {LC}, tags Array({LC}), interval Float64, last_seen {TS}
+        ) ENGINE = ReplacingMergeTree(last_seen)
+        ORDER BY host""",
         f"""CREATE TABLE IF NOT EXISTS remediations (
             ts {TS}, event_id String, host {LC}, script {LC}, exit_code Int32,
             duration_s Float64, output String
