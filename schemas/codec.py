@@ -10,7 +10,7 @@ caller sends the message to the dead-letter topic.
 from __future__ import annotations
 
 import math
-from dataclasses import fields
+from dataclasses import MISSING, fields
 from typing import Any
 
 import orjson
@@ -125,14 +125,30 @@ def _metric_batch(body: dict[str, Any]) -> MetricBatch:
 
 
 def _plain(cls: type, body: dict[str, Any]) -> Any:
+    """A flat record: every field checked against its declared type, so a bad value is
+    rejected here (and dead-lettered) rather than failing later in an insert or a rule."""
     names = {f.name: f for f in fields(cls)}
     unknown = set(body) - set(names)
     if unknown:
         raise DecodeError(f"{cls.kind}: unknown fields {sorted(unknown)}")
-    try:
-        return cls(**body)
-    except TypeError as exc:
-        raise DecodeError(f"{cls.kind}: {exc}") from None
+    values = {}
+    for name, f in names.items():
+        if name not in body:
+            if f.default is MISSING and f.default_factory is MISSING:
+                raise DecodeError(f"{cls.kind}: missing field {name!r}")
+            continue
+        value, where, kind = body[name], f"{cls.kind}.{name}", str(f.type)
+        if kind == "float":
+            value = _number(value, where)
+        elif kind == "int":
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise DecodeError(f"{where}: expected an integer, got {value!r}")
+        elif kind == "str":
+            value = _string(value, where)
+        elif not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise DecodeError(f"{where}: expected a list of strings, got {value!r}")
+        values[name] = value
+    return cls(**values)
 
 
 def json_schema(cls: type) -> dict[str, Any]:

@@ -12,6 +12,7 @@ a dead letter, so an old worker never half-understands a new collector.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any, ClassVar
@@ -136,6 +137,25 @@ class DeadLetter:
     key: str = _f("", "The original key, UTF-8 with replacement characters.", "")
     received_at: float = _f("s since epoch (UTC)", "When the worker rejected it.", 0.0)
     worker: str = _f("", "Which worker rejected it.", "")
+
+    @classmethod
+    def of(cls, reason: str, message: Any, worker: str) -> DeadLetter:
+        """Wrap a consumed Kafka message (aiokafka's or Faust's: both have topic,
+        partition, offset, key and value) whole, with the reason it was rejected."""
+
+        def text(b: bytes | None) -> str:
+            return "" if b is None else b.decode("utf-8", "replace")
+
+        return cls(
+            reason=reason,
+            source_topic=message.topic,
+            partition=message.partition,
+            offset=message.offset,
+            payload=text(message.value),
+            key=text(message.key),
+            received_at=time.time(),
+            worker=worker,
+        )
 
 
 RECORD_TYPES: dict[str, type] = {cls.kind: cls for cls in (MetricBatch, SeverityEvent, DeadLetter)}

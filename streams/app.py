@@ -126,8 +126,7 @@ def create_app(
                 batch = decode_metric_batch(event.value)
             except DecodeError as exc:
                 await deadletters.send(
-                    key=event.key,
-                    value=dead_letter(str(exc), message, event.key, event.value, worker_name),
+                    key=event.key, value=DeadLetter.of(str(exc), message, worker_name)
                 )
                 log.warning(
                     "dead letter from %s[%d]@%d: %s",
@@ -183,21 +182,3 @@ def create_app(
 
     app.gamsi_engine = holder  # type: ignore[attr-defined]
     return app
-
-
-def dead_letter(
-    reason: str, message: Any, key: bytes | None, value: bytes | None, worker: str
-) -> DeadLetter:
-    def text(b: bytes | None) -> str:
-        return "" if b is None else b.decode("utf-8", "replace")
-
-    return DeadLetter(
-        reason=reason,
-        source_topic=message.topic,
-        partition=message.partition,
-        offset=message.offset,
-        payload=text(value),
-        key=text(key),
-        received_at=time.time(),
-        worker=worker,
-    )

@@ -122,16 +122,7 @@ class HistoryWriter:
         self.buffer.add_delivery(decode_delivery(value))
 
     async def dead_letter(self, record: ConsumerRecord, reason: str) -> None:
-        letter = DeadLetter(
-            reason=reason,
-            source_topic=record.topic,
-            partition=record.partition,
-            offset=record.offset,
-            payload=(record.value or b"").decode("utf-8", "replace"),
-            key=(record.key or b"").decode("utf-8", "replace"),
-            received_at=time.time(),
-            worker=WORKER,
-        )
+        letter = DeadLetter.of(reason, record, WORKER)
         await self.producer.send_and_wait(
             self.settings.kafka.deadletter_topic, encode(letter), key=record.key
         )

@@ -78,6 +78,12 @@ def test_typed_decoders_refuse_the_other_kind() -> None:
         decode_severity_event(encode(_batch()))
 
 
+def _event_with(**changes: object) -> bytes:
+    body = orjson.loads(encode(_event()))
+    body.update(changes)
+    return orjson.dumps(body)
+
+
 def _mutated(**changes: object) -> bytes:
     body = orjson.loads(encode(_batch()))
     body.update(changes)
@@ -105,6 +111,11 @@ def _mutated(**changes: object) -> bytes:
             orjson.dumps({"v": 1, "kind": "severity_event", "host": "h", "bogus": 1}),
             "unknown fields",
         ),
+        (orjson.dumps({"v": 1, "kind": "severity_event", "host": "h"}), "missing field"),
+        (_event_with(severity="x"), r"severity_event.severity: expected an integer"),
+        (_event_with(value="high"), r"severity_event.value: expected a number"),
+        (_event_with(host=3), r"severity_event.host: expected a string"),
+        (_event_with(tags=[1]), r"severity_event.tags: expected a list of strings"),
     ],
 )
 def test_malformed_messages_are_rejected_with_a_reason(data: bytes, reason: str) -> None:
