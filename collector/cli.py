@@ -1,7 +1,140 @@
-"""Subcommands of this stage (placeholder until the stage lands)."""
+"""``gamsi collector run | once | capture | install``."""
 
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import logging
+import signal
+import sys
+import time
+from pathlib import Path
 from typing import Any
+
+from gamsi.cli import UserError, command
+from gamsi.settings import ConfigError, Settings, load_settings
+
+log = logging.getLogger("gamsi.collector")
+
+
+def _run(args: argparse.Namespace, settings: Settings) -> int:
+    asyncio.run(_serve(args.config, settings))
+    return 0
+
+
+async def _serve(config: str | None, settings: Settings) -> None:
+    """Run until SIGTERM/SIGINT; SIGHUP restarts the agent with the re-read configuration."""
+    from gamsi.collector.agent import run_agent
+
+    loop = asyncio.get_running_loop()
+    terminate = asyncio.Event()
+    reload = asyncio.Event()
+    stop = asyncio.Event()
+
+    def on_term() -> None:
+        terminate.set()
+        stop.set()
+
+    def on_hup() -> None:
+        reload.set()
+        stop.set()
+
+    loop.add_signal_handler(signal.SIGTERM, on_term)
+    loop.add_signal_handler(signal.SIGINT, on_term)
+    loop.add_signal_handler(signal.SIGHUP, on_hup)
+    try:
+        while True:
+            log.info(
+                "collector %s: every %.3g s to %s (%s)",
+                settings.collector.host,
+                settings.collector.interval,
+                settings.kafka.bootstrap,
+                settings.kafka.metrics_topic,
+            )
+            await run_agent(settings, stop)
+            if terminate.is_set() or not reload.is_set():
+                return
+            reload.clear()
+            stop.clear()
+            try:
+                settings = load_settings(config)
+                log.info("configuration reloaded")
+            except ConfigError as exc:
+                log.error("reload failed, keeping the running configuration: %s", exc)
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            loop.remove_signal_handler(sig)
+
+
+def _once(args: argparse.Namespace, settings: Settings) -> int:
+    import orjson
+
+    from gamsi.collector.agent import build_batch
+    from gamsi.collector.collect import Collector
+    from gamsi.schemas.codec import encode
+
+    collector = Collector(settings.collector).open()
+    try:
+        # Rates need two readings: prime, wait one second, collect for real.
+        collector.collect(time.monotonic())
+        time.sleep(args.wait)
+        samples = collector.collect(time.monotonic())
+    finally:
+        collector.close()
+    batch = build_batch(settings.collector, collector.stats.os(), 0, time.time(), samples)
+    body = orjson.loads(encode(batch))
+    sys.stdout.write(orjson.dumps(body, option=orjson.OPT_INDENT_2).decode() + "\n")
+    return 0
+
+
+def _capture(args: argparse.Namespace, settings: Settings) -> int:
+    from gamsi.collector.collect import default_stats
+    from gamsi.collector.replay import capture
+
+    path = Path(args.file)
+    if not path.parent.is_dir():
+        raise UserError(f"{path}: directory {path.parent} does not exist")
+    doc = capture(default_stats(), path, frames=args.frames, gap=args.gap)
+    print(f"captured {len(doc['frames'])} frames of {doc['host']} into {path}")
+    return 0
+
+
+def _install(args: argparse.Namespace, settings: Settings) -> int:
+    from gamsi.collector.systemd import UNIT_PATH, render_unit
+
+    unit = render_unit(args.user, args.config)
+    if args.print:
+        sys.stdout.write(unit)
+        return 0
+    target = Path(args.path) if args.path else UNIT_PATH
+    try:
+        target.write_text(unit)
+    except OSError as exc:
+        raise UserError(
+            f"cannot write {target}: {exc.strerror}; run as root, or use --print and "
+            "install the unit yourself"
+        ) from None
+    print(f"wrote {target}; now: systemctl daemon-reload && systemctl enable --now {target.name}")
+    return 0
 
 
 def add_commands(sub: Any) -> None:
-    """Register this stage's subcommands on the `gamsi` parser."""
+    """Register ``gamsi collector ...``."""
+    parser = sub.add_parser("collector", help="the host agent: collect, publish, spool")
+    add_subcommands(parser.add_subparsers(dest="collector_command", required=True))
+
+
+def add_subcommands(csub: Any) -> None:
+    """run, once, capture, install (also used by ``python -m gamsi.collector``)."""
+    command(csub, "run", _run, "run the agent in the foreground (SIGTERM stops, SIGHUP reloads)")
+    once = command(csub, "once", _once, "collect one batch and print it as JSON (no Kafka)")
+    once.add_argument("--wait", type=float, default=1.0, help="seconds between the two readings")
+    cap = command(csub, "capture", _capture, "record snapshots of this host for replay tests")
+    cap.add_argument("file", help="JSON file to write")
+    cap.add_argument("--frames", type=int, default=3, help="snapshots to take (default 3)")
+    cap.add_argument("--gap", type=float, default=1.0, help="seconds between snapshots")
+    inst = command(csub, "install", _install, "write the systemd unit of the collector")
+    inst.add_argument("--print", action="store_true", help="print the unit instead of writing it")
+    inst.add_argument("--path", help="where to write it (default /etc/systemd/system/...)")
+    inst.add_argument("--user", default=getpass.getuser(), help="user the service runs as")

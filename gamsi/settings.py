@@ -92,8 +92,10 @@ class CollectorSettings:
     tags: list[str] = _opt([], "Tags/groups of this server, used by watches and routing.")
     interval: float = _opt(10.0, "Seconds between collections; 1 s is supported.")
     inputs: list[str] = _opt(
-        ["cpu", "load", "memory", "swap", "disk", "diskio", "net", "proc", "system", "fd"]
-        + ["clock", "command"],
+        [
+            *("cpu", "load", "memory", "swap", "disk", "diskio"),
+            *("net", "proc", "system", "fd", "clock", "command"),
+        ],
         "Inputs to run, by registered name (built-ins and gamsi.collector_inputs entry points).",
     )
     processes: list[str] = _opt(

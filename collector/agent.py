@@ -1,0 +1,178 @@
+"""The collector agent: collect every tick, publish one MetricBatch, spool when offline.
+
+Ticks are scheduled on the monotonic clock at ``start + k * interval``, so they
+never drift, and a tick that comes late (a suspended VM, a slow command) skips
+the missed slots instead of bursting. The batch's ``ts`` is the wall clock at
+collection. Collection and delivery are decoupled by a queue: the tick loop
+never waits for Kafka, and the sender delivers strictly in order, spooled
+batches first, so a reconnect replays the outage before anything new.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from pathlib import Path
+
+from gamsi.collector.collect import Collector
+from gamsi.collector.publisher import KafkaPublisher, PublishError
+from gamsi.collector.spool import Spool
+from gamsi.collector.stats import SystemStats
+from gamsi.schemas.codec import encode
+from gamsi.schemas.records import MetricBatch, Sample
+from gamsi.settings import CollectorSettings, Settings
+
+log = logging.getLogger("gamsi.collector.agent")
+
+RETRY_DELAY = 1.0
+"""Seconds between delivery attempts while Kafka is unreachable."""
+
+
+def spool_dir(settings: Settings) -> Path:
+    return Path(settings.collector.spool_dir or settings.data_dir / "spool").expanduser()
+
+
+def next_deadline(start: float, interval: float, now: float) -> float:
+    """The first tick slot ``start + k * interval`` strictly after ``now``."""
+    k = int((now - start) // interval) + 1
+    return start + k * interval
+
+
+def build_batch(
+    config: CollectorSettings, os_name: str, seq: int, ts: float, samples: list[Sample]
+) -> MetricBatch:
+    return MetricBatch(
+        host=config.host,
+        ts=ts,
+        samples=samples,
+        seq=seq,
+        interval=config.interval,
+        os=os_name,
+        tags=list(config.tags),
+    )
+
+
+class Agent:
+    """One host's agent. :meth:`tick` makes a batch; :meth:`run` is the service loop."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        stats: SystemStats | None = None,
+        publisher: KafkaPublisher | None = None,
+    ) -> None:
+        self.settings = settings
+        self.config = settings.collector
+        self.collector = Collector(self.config, stats)
+        self.publisher = publisher or KafkaPublisher(settings)
+        self.spool = Spool(spool_dir(settings), self.config.spool_max_bytes)
+        self.seq = 0
+        self.os = self.collector.stats.os()
+        self._queue: asyncio.Queue[MetricBatch | None] = asyncio.Queue()
+        self._queued = asyncio.Event()  # set by the tick loop: wakes a paused sender
+
+    def tick(self, now: float) -> MetricBatch:
+        """Collect once; ``now`` is monotonic (for rates), the batch carries wall time."""
+        ts = time.time()
+        samples = self.collector.collect(now)
+        samples.append(Sample("collector.spool_dropped", float(self.spool.dropped)))
+        samples.append(Sample("collector.spool_pending", float(len(self.spool))))
+        batch = build_batch(self.config, self.os, self.seq, ts, samples)
+        self.seq += 1
+        return batch
+
+    async def run(self, stop: asyncio.Event) -> None:
+        self.collector.open()
+        try:
+            await self._ensure_topics()
+            sender = asyncio.create_task(self._send_loop(), name="gamsi-collector-sender")
+            try:
+                await self._tick_loop(stop)
+            finally:
+                self._queue.put_nowait(None)
+                self._queued.set()
+                await sender
+        finally:
+            self._spool_queued()
+            await self.publisher.close()
+            self.collector.close()
+
+    async def _ensure_topics(self) -> None:
+        from gamsi.topics import ensure_topics
+
+        try:
+            await asyncio.wait_for(ensure_topics(self.settings), self.config.publish_timeout)
+        except Exception as exc:  # Kafka down at boot is normal for an agent: the spool covers it
+            log.warning("could not ensure topics (Kafka unreachable?): %s", exc)
+
+    async def _tick_loop(self, stop: asyncio.Event) -> None:
+        interval = self.config.interval
+        start = time.monotonic()
+        deadline = start
+        while not stop.is_set():
+            now = time.monotonic()
+            if now < deadline:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), deadline - now)
+                continue
+            self._queue.put_nowait(self.tick(now))
+            self._queued.set()
+            deadline = next_deadline(start, interval, time.monotonic())
+
+    async def _send_loop(self) -> None:
+        """Deliver in order: spooled batches first; spool whatever cannot go now."""
+        while True:
+            if len(self.spool):
+                if not self._spool_queued():
+                    return
+                record = self.spool.peek()
+                if record is not None:
+                    if await self._deliver(*record):
+                        self.spool.ack()
+                        if not len(self.spool):
+                            log.info("spool replayed; delivering live again")
+                    elif not await self._pause():
+                        return
+                continue
+            batch = await self._queue.get()
+            if batch is None:
+                return
+            key, value = self.config.host.encode(), encode(batch)
+            if not await self._deliver(key, value):
+                self.spool.append(key, value)
+                if not await self._pause():
+                    return
+
+    async def _deliver(self, key: bytes, value: bytes) -> bool:
+        try:
+            await self.publisher.publish(key, value)
+        except PublishError as exc:
+            if not len(self.spool):
+                log.warning("%s; spooling to %s", exc, self.spool.directory)
+            return False
+        return True
+
+    async def _pause(self) -> bool:
+        """Wait before retrying, spooling new batches meanwhile; False when stopping."""
+        self._queued.clear()
+        if self._queue.empty():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._queued.wait(), RETRY_DELAY)
+        return self._spool_queued()
+
+    def _spool_queued(self) -> bool:
+        """Move queued batches into the spool (keeps order); False if a stop was queued."""
+        while not self._queue.empty():
+            batch = self._queue.get_nowait()
+            if batch is None:
+                self._queue.put_nowait(None)  # remembered for run()'s final flush
+                return False
+            self.spool.append(self.config.host.encode(), encode(batch))
+        return True
+
+
+async def run_agent(settings: Settings, stop: asyncio.Event | None = None) -> None:
+    """Run the collector until ``stop`` is set (forever if None)."""
+    await Agent(settings).run(stop or asyncio.Event())
