@@ -188,6 +188,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    if not args.verbose:  # the client's connection chatter is noise on a terminal
+        logging.getLogger("aiokafka").setLevel(logging.WARNING)
     try:
         settings = load_settings(args.config)
         return int(args.handler(args, settings))

@@ -34,7 +34,20 @@ def _user_error(message: str) -> Exception:
 
 
 def _policy(args: argparse.Namespace, settings: Settings) -> Policy:
-    path = getattr(args, "policy", None) or settings.streams.policy_path or None
+    """--policy if given; else the policy the workers run (the last `policy apply`);
+    else the configured policy_path or the OS defaults."""
+    given = getattr(args, "policy", None)
+    if not given:
+        import asyncio
+
+        from gamsi.streams.policy_feed import current_policy
+
+        applied = asyncio.run(current_policy(settings))
+        if applied is not None:
+            policy, source = applied
+            print(f"(policy in force: applied from {source})", file=sys.stderr)
+            return policy
+    path = given or settings.streams.policy_path or None
     try:
         return load_policy(path, settings.streams.default_os)
     except PolicyError as exc:

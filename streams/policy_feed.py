@@ -20,6 +20,7 @@ from typing import Any
 
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.errors import KafkaError
 
 from gamsi.settings import Settings
 from gamsi.streams.policy.dicts import policy_from_plain, policy_to_dict
@@ -65,6 +66,33 @@ async def apply_policy(settings: Settings, path: str | Path) -> Policy:
     finally:
         await producer.stop()
     return policy
+
+
+async def current_policy(settings: Settings, within: float = 5.0) -> tuple[Policy, str] | None:
+    """The last applied policy, or None if none was applied or Kafka does not answer
+    within ``within`` seconds (then the caller falls back to the configured policy)."""
+    tp = TopicPartition(settings.kafka.policies_topic, 0)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.kafka.bootstrap,
+        group_id=None,
+        enable_auto_commit=False,
+        request_timeout_ms=int(within * 1000),
+    )
+    try:
+        await asyncio.wait_for(consumer.start(), within)
+        end = (await asyncio.wait_for(consumer.end_offsets([tp]), within))[tp]
+        if end == 0:
+            return None
+        consumer.assign([tp])
+        consumer.seek(tp, end - 1)
+        batch = await consumer.getmany(tp, timeout_ms=int(within * 1000))
+        messages = batch.get(tp, [])
+        return read_policy_record(messages[-1].value) if messages else None
+    except (TimeoutError, KafkaError, OSError) as exc:
+        log.info("no applied policy read from Kafka (%s); using the configured one", exc)
+        return None
+    finally:
+        await consumer.stop()
 
 
 async def follow_policies(

@@ -13,7 +13,7 @@ from gamsi.schemas import MetricBatch, Sample, Severity, encode
 from gamsi.schemas.codec import decode_severity_event
 from gamsi.settings import Settings
 from gamsi.streams.app import STATE_TABLE
-from gamsi.streams.policy_feed import apply_policy
+from gamsi.streams.policy_feed import apply_policy, current_policy
 from tests.integration.kafka_io import CPU_SPIKE_POLICY, gamsi_service, produce, wait_for_records
 
 SUSTAINED = """\
@@ -144,6 +144,11 @@ async def test_applied_policy_reaches_a_running_worker(
                 break
             except AssertionError:
                 continue
+    # `gamsi policy show/unregistered` judge by the policy in force, not the file
+    applied = await current_policy(settings)
+    assert applied is not None
+    assert applied[1] == str(lower)
+    assert [w.name for w in applied[0].watches] == ["cpu-spike"]
     raised = [e for e in events if e.host == host]
     assert [(e.transition, e.severity, e.threshold) for e in raised] == [
         ("raise", Severity.URGENT, 70.0)

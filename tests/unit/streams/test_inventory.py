@@ -97,9 +97,18 @@ def test_a_bad_inventory_file_says_what_it_expected():
 
 
 @pytest.fixture
-def cli(tmp_path: Path):
-    """Run `gamsi policy ...` through its own parser with settings pointing at tmp_path."""
+def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """Run `gamsi policy ...` through its own parser with settings pointing at tmp_path.
+
+    Unit tests touch no network: "no policy was applied on Kafka" is stubbed here; the
+    applied-policy path is covered by tests/integration/test_streams_state.py."""
     from gamsi.cli import UserError
+    from gamsi.streams import policy_feed
+
+    async def nothing_applied(settings: Settings) -> None:
+        return None
+
+    monkeypatch.setattr(policy_feed, "current_policy", nothing_applied)
 
     parser = argparse.ArgumentParser(prog="gamsi")
     sub = parser.add_subparsers(dest="command", required=True)
