@@ -21,7 +21,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from gamsi.settings import Settings, to_environ
 
 CPU_SPIKE_POLICY = str(
-    Path(__file__).resolve().parent.parent / "fixtures" / "policies_e2e" / "cpu-spike.yaml"
+    Path(__file__).resolve().parents[2] / "examples" / "policies" / "cpu-spike.yaml"
 )
 
 
