@@ -80,10 +80,17 @@ def settings(kafka_bootstrap: str, chdb_dir: Path, tmp_path: Path, unique: str) 
             metrics_topic=f"t-{unique}.metrics",
             events_topic=f"t-{unique}.events",
             deadletter_topic=f"t-{unique}.deadletter",
+            policies_topic=f"t-{unique}.policies",
             partitions=2,
         ),
         streams=replace(base.streams, app_id=f"t-{unique}-streams"),
-        notifier=replace(base.notifier, group_id=f"t-{unique}-notifier"),
+        notifier=replace(
+            base.notifier,
+            group_id=f"t-{unique}-notifier",
+            delivery_topic=f"t-{unique}.deliveries",
+            ledger_topic=f"t-{unique}.ledger",
+            acks_topic=f"t-{unique}.acks",
+        ),
         history=replace(base.history, dsn=f"chdb://{chdb_dir}", group_id=f"t-{unique}-history"),
     )
     asyncio.run(ensure_topics(s))

@@ -1,0 +1,130 @@
+"""The notifier's ledger: idempotency keys, threads and open problems in a compacted topic.
+
+Why a topic: the notifier must survive SIGKILL without sending twice or losing
+anything, and Kafka is the one durable store every Gamsi process already has.
+The ledger is a key/value map (``sent:<key>``, ``pending:<key>``,
+``thread:<key>``, ``problem:<key>``) written with ``acks=all`` *before* the
+consumer commits its offset, and read back whole at start. Compaction keeps the
+latest value per key; a ``None`` value is a tombstone.
+
+:class:`MemoryLedger` is the same map without Kafka, for the pure pipeline's unit
+tests; the service uses :class:`KafkaLedger`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any, Protocol
+
+import orjson
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+from gamsi.settings import Settings
+from gamsi.topics import TopicSpec
+
+log = logging.getLogger(__name__)
+
+Value = dict[str, Any] | None
+
+
+class Ledger(Protocol):
+    def get(self, key: str) -> Value: ...
+
+    def items(self, prefix: str) -> list[tuple[str, dict[str, Any]]]: ...
+
+    async def put_many(self, values: dict[str, Value]) -> None: ...
+
+
+class MemoryLedger:
+    def __init__(self) -> None:
+        self.data: dict[str, dict[str, Any]] = {}
+        self.writes = 0
+
+    def get(self, key: str) -> Value:
+        return self.data.get(key)
+
+    def items(self, prefix: str) -> list[tuple[str, dict[str, Any]]]:
+        return [(k, v) for k, v in self.data.items() if k.startswith(prefix)]
+
+    async def put_many(self, values: dict[str, Value]) -> None:
+        self.writes += 1
+        for key, value in values.items():
+            if value is None:
+                self.data.pop(key, None)
+            else:
+                self.data[key] = value
+
+
+def ledger_spec(settings: Settings) -> TopicSpec:
+    return TopicSpec(
+        settings.notifier.ledger_topic,
+        1,
+        settings.kafka.replication,
+        {
+            "cleanup.policy": "compact",
+            "min.compaction.lag.ms": "60000",
+            "segment.ms": str(6 * 3600_000),
+        },
+    )
+
+
+class KafkaLedger(MemoryLedger):
+    """The in-memory map, loaded from and written through to the ledger topic."""
+
+    def __init__(self, settings: Settings, producer: AIOKafkaProducer) -> None:
+        super().__init__()
+        self._settings = settings
+        self._producer = producer
+        self.topic = settings.notifier.ledger_topic
+
+    async def load(self) -> int:
+        """Read the topic from the beginning to its current end; returns the records read."""
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self._settings.kafka.bootstrap,
+            enable_auto_commit=False,
+            group_id=None,
+            isolation_level="read_committed",
+        )
+        await consumer.start()
+        count = 0
+        try:
+            partitions = [
+                TopicPartition(self.topic, p)
+                for p in sorted(consumer.partitions_for_topic(self.topic) or {0})
+            ]
+            consumer.assign(partitions)
+            await consumer.seek_to_beginning(*partitions)
+            end = await consumer.end_offsets(partitions)
+            remaining = {tp for tp in partitions if end[tp] > 0}
+            while remaining:
+                batch = await consumer.getmany(*remaining, timeout_ms=1000)
+                for records in batch.values():
+                    for record in records:
+                        count += 1
+                        key = record.key.decode() if record.key else ""
+                        if record.value is None:
+                            self.data.pop(key, None)
+                        else:
+                            self.data[key] = orjson.loads(record.value)
+                for tp in list(remaining):
+                    if await consumer.position(tp) >= end[tp]:
+                        remaining.discard(tp)
+        finally:
+            await consumer.stop()
+        log.info("ledger %s: %d records, %d keys", self.topic, count, len(self.data))
+        return count
+
+    async def put_many(self, values: dict[str, Value]) -> None:
+        if not values:
+            return
+        futures = [
+            await self._producer.send(
+                self.topic,
+                key=key.encode(),
+                value=None if value is None else orjson.dumps(value),
+            )
+            for key, value in values.items()
+        ]
+        await asyncio.gather(*futures)
+        await super().put_many(values)

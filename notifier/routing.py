@@ -1,0 +1,357 @@
+"""The routing file: channels, recipients with their contacts, routes and maintenance windows.
+
+YAML, validated strictly at load: an unknown key, a wrong type, a recipient or
+channel that does not exist is a :class:`ConfigError` naming the file, the key
+path and what was expected, the same contract as Gamsi's TOML settings. The
+structures here are plain frozen dataclasses; deciding who gets what is in
+:mod:`gamsi.notifier.route` and :mod:`gamsi.notifier.mute`.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import yaml
+
+from gamsi.notifier.options import check_keys, get_bool, get_str, get_str_list, parse_duration
+from gamsi.notifier.schedule import Window, parse_instant, parse_window, parse_zone
+from gamsi.schemas.records import Severity, SeverityEvent
+from gamsi.settings import ConfigError
+
+UTC = ZoneInfo("UTC")
+TOP_KEYS = {"defaults", "channels", "recipients", "routes", "maintenance"}
+
+
+@dataclass(frozen=True)
+class Contact:
+    """One way to reach a recipient: a channel, an address, when and for which severities."""
+
+    channel: str
+    to: str
+    window: Window | None = None
+    severities: frozenset[int] | None = None
+
+    def takes(self, severity: int, ts: float) -> bool:
+        if self.severities is not None and severity not in self.severities:
+            return False
+        return self.window is None or self.window.active(ts)
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """A person or a team; a team's members are other recipients, expanded when routing."""
+
+    name: str
+    contacts: tuple[Contact, ...] = ()
+    members: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Match:
+    """What a route takes; every given condition must hold (globs for names)."""
+
+    min_severity: int = 0
+    watches: tuple[str, ...] = ()
+    items: tuple[str, ...] = ()
+    hosts: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+
+    def matches(self, event: SeverityEvent) -> bool:
+        level = event.previous if event.transition == "recover" else event.severity
+        if level < self.min_severity:
+            return False
+        return (
+            _globs(self.watches, event.watch)
+            and _globs(self.items, event.item)
+            and _globs(self.hosts, event.host)
+            and (not self.tags or bool(set(self.tags) & set(event.tags)))
+        )
+
+
+@dataclass(frozen=True)
+class Escalation:
+    after: float
+    recipients: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Route:
+    name: str
+    match: Match
+    recipients: tuple[str, ...]
+    notify_recovery: bool = True
+    renotify_every: float = 0.0
+    group_window: float | None = None
+    escalations: tuple[Escalation, ...] = ()
+    stop: bool = False
+
+
+@dataclass(frozen=True)
+class Maintenance:
+    """Suppresses notifications for matching hosts while active (one-off or recurring)."""
+
+    name: str
+    hosts: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    start: float | None = None
+    end: float | None = None
+    window: Window | None = None
+
+    def covers(self, event: SeverityEvent, ts: float) -> bool:
+        if not (_globs(self.hosts, event.host) if self.hosts else False) and not (
+            set(self.tags) & set(event.tags)
+        ):
+            return False
+        if self.window is not None:
+            return self.window.active(ts)
+        return (self.start or 0.0) <= ts < (self.end or float("inf"))
+
+
+@dataclass(frozen=True)
+class RoutingConfig:
+    channels: dict[str, dict[str, Any]]
+    recipients: dict[str, Recipient]
+    routes: tuple[Route, ...]
+    maintenance: tuple[Maintenance, ...] = ()
+    source: str = "<built-in>"
+    group_window: float | None = None
+    renotify_every: float = 0.0
+    timezone: ZoneInfo = field(default=UTC)
+
+
+def _globs(patterns: tuple[str, ...], value: str) -> bool:
+    return not patterns or any(fnmatch.fnmatchcase(value, p) for p in patterns)
+
+
+def _mapping(value: Any, where: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise ConfigError(f"{where}: expected a mapping, got {type(value).__name__}")
+    return value
+
+
+def _severities(value: Any, where: str) -> frozenset[int] | None:
+    if value is None:
+        return None
+    names = value if isinstance(value, list) else [value]
+    try:
+        return frozenset(int(Severity.parse(str(n))) for n in names)
+    except ValueError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+
+
+def _severity(value: Any, where: str) -> int:
+    try:
+        return int(Severity.parse(str(value)))
+    except ValueError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+
+
+def _contact(raw: Any, tz: ZoneInfo, channels: dict[str, Any], where: str) -> Contact:
+    spec = _mapping(raw, where)
+    check_keys(spec, {"channel", "to", "days", "hours", "timezone", "severities"}, where)
+    channel = get_str(spec, "channel", where)
+    if channel not in channels:
+        raise ConfigError(
+            f"{where}.channel: unknown channel {channel!r}; expected one of "
+            f"{', '.join(sorted(channels)) or '(none declared under channels:)'}"
+        )
+    timed = any(k in spec for k in ("days", "hours", "timezone"))
+    return Contact(
+        channel=channel,
+        to=get_str(spec, "to", where, ""),
+        window=parse_window(spec, tz, where) if timed else None,
+        severities=_severities(spec.get("severities"), f"{where}.severities"),
+    )
+
+
+def _recipient(
+    name: str, raw: Any, tz: ZoneInfo, channels: dict[str, Any], where: str
+) -> Recipient:
+    spec = _mapping(raw, where)
+    check_keys(spec, {"timezone", "contacts", "members"}, where)
+    own_tz = parse_zone(spec["timezone"], f"{where}.timezone") if "timezone" in spec else tz
+    contacts = spec.get("contacts", [])
+    if not isinstance(contacts, list):
+        raise ConfigError(f"{where}.contacts: expected a list of contacts")
+    return Recipient(
+        name=name,
+        contacts=tuple(
+            _contact(c, own_tz, channels, f"{where}.contacts[{i}]") for i, c in enumerate(contacts)
+        ),
+        members=tuple(get_str_list(spec, "members", where)),
+    )
+
+
+ROUTE_KEYS = {
+    "name",
+    "match",
+    "recipients",
+    "notify_recovery",
+    "renotify_every",
+    "group_window",
+    "escalate",
+    "stop",
+}
+
+
+def _route(raw: Any, recipients: dict[str, Recipient], where: str) -> Route:
+    spec = _mapping(raw, where)
+    check_keys(spec, ROUTE_KEYS, where)
+    match_spec = _mapping(spec.get("match", {}), f"{where}.match")
+    check_keys(match_spec, {"min_severity", "watches", "items", "hosts", "tags"}, f"{where}.match")
+    match = Match(
+        min_severity=_severity(
+            match_spec.get("min_severity", "harmless"), f"{where}.match.min_severity"
+        ),
+        **{
+            k: tuple(get_str_list(match_spec, k, f"{where}.match"))
+            for k in ("watches", "items", "hosts", "tags")
+        },
+    )
+    names = tuple(get_str_list(spec, "recipients", where))
+    escalations = []
+    for i, step in enumerate(spec.get("escalate", []) or []):
+        sw = f"{where}.escalate[{i}]"
+        step = _mapping(step, sw)
+        check_keys(step, {"after", "recipients"}, sw)
+        if "after" not in step:
+            raise ConfigError(f"{sw}.after: required, expected a duration such as 15m")
+        escalations.append(
+            Escalation(
+                parse_duration(step["after"], f"{sw}.after"),
+                tuple(get_str_list(step, "recipients", sw)),
+            )
+        )
+    for name in [*names, *(n for e in escalations for n in e.recipients)]:
+        if name not in recipients:
+            raise ConfigError(
+                f"{where}.recipients: unknown recipient {name!r}; expected one of "
+                f"{', '.join(sorted(recipients)) or '(none declared under recipients:)'}"
+            )
+    if not names:
+        raise ConfigError(f"{where}.recipients: expected at least one recipient")
+    group = spec.get("group_window")
+    return Route(
+        name=get_str(spec, "name", where),
+        match=match,
+        recipients=names,
+        notify_recovery=get_bool(spec, "notify_recovery", where, True),
+        renotify_every=parse_duration(spec.get("renotify_every", 0), f"{where}.renotify_every"),
+        group_window=None if group is None else parse_duration(group, f"{where}.group_window"),
+        escalations=tuple(sorted(escalations, key=lambda e: e.after)),
+        stop=get_bool(spec, "stop", where, False),
+    )
+
+
+def _maintenance(raw: Any, tz: ZoneInfo, where: str) -> Maintenance:
+    spec = _mapping(raw, where)
+    check_keys(spec, {"name", "hosts", "tags", "start", "end", "days", "hours", "timezone"}, where)
+    hosts, tags = (
+        tuple(get_str_list(spec, "hosts", where)),
+        tuple(get_str_list(spec, "tags", where)),
+    )
+    if not hosts and not tags:
+        raise ConfigError(f"{where}: expected hosts or tags (what the window covers)")
+    own_tz = parse_zone(spec["timezone"], f"{where}.timezone") if "timezone" in spec else tz
+    recurring = "days" in spec or "hours" in spec
+    if recurring and ("start" in spec or "end" in spec):
+        raise ConfigError(f"{where}: give either start/end (one-off) or days/hours (recurring)")
+    if not recurring and ("start" not in spec or "end" not in spec):
+        raise ConfigError(f"{where}: a one-off window needs start and end (ISO date-times)")
+    start = end = None
+    if not recurring:
+        start = parse_instant(spec["start"], own_tz, f"{where}.start")
+        end = parse_instant(spec["end"], own_tz, f"{where}.end")
+        if end <= start:
+            raise ConfigError(f"{where}.end: expected a time after start")
+    return Maintenance(
+        name=get_str(spec, "name", where),
+        hosts=hosts,
+        tags=tags,
+        start=start,
+        end=end,
+        window=parse_window(spec, own_tz, where) if recurring else None,
+    )
+
+
+def parse_routing(data: Any, source: str) -> RoutingConfig:
+    """Validate a decoded routing document; ``source`` prefixes every error."""
+    root = _mapping(data if data is not None else {}, source)
+    check_keys(root, TOP_KEYS, source)
+    defaults = _mapping(root.get("defaults", {}), f"{source}: defaults")
+    check_keys(defaults, {"timezone", "group_window", "renotify_every"}, f"{source}: defaults")
+    tz = parse_zone(defaults.get("timezone", "UTC"), f"{source}: defaults.timezone")
+    channels: dict[str, dict[str, Any]] = {}
+    for name, spec in _mapping(root.get("channels", {}), f"{source}: channels").items():
+        where = f"{source}: channels.{name}"
+        spec = _mapping(spec, where)
+        get_str(spec, "type", where)
+        channels[str(name)] = dict(spec)
+    recipients = {
+        str(name): _recipient(str(name), spec, tz, channels, f"{source}: recipients.{name}")
+        for name, spec in _mapping(root.get("recipients", {}), f"{source}: recipients").items()
+    }
+    for r in recipients.values():
+        for member in r.members:
+            if member not in recipients:
+                raise ConfigError(
+                    f"{source}: recipients.{r.name}.members: unknown recipient {member!r}"
+                )
+    raw_routes = root.get("routes", [])
+    if not isinstance(raw_routes, list):
+        raise ConfigError(f"{source}: routes: expected a list of routes")
+    routes = tuple(
+        _route(r, recipients, f"{source}: routes[{i}]") for i, r in enumerate(raw_routes)
+    )
+    seen: set[str] = set()
+    for i, route in enumerate(routes):
+        if route.name in seen:
+            raise ConfigError(f"{source}: routes[{i}].name: duplicate route name {route.name!r}")
+        seen.add(route.name)
+    raw_mw = root.get("maintenance", [])
+    if not isinstance(raw_mw, list):
+        raise ConfigError(f"{source}: maintenance: expected a list of windows")
+    group = defaults.get("group_window")
+    return RoutingConfig(
+        channels=channels,
+        recipients=recipients,
+        routes=routes,
+        maintenance=tuple(
+            _maintenance(m, tz, f"{source}: maintenance[{i}]") for i, m in enumerate(raw_mw)
+        ),
+        source=source,
+        group_window=None
+        if group is None
+        else parse_duration(group, f"{source}: defaults.group_window"),
+        renotify_every=parse_duration(
+            defaults.get("renotify_every", 0), f"{source}: defaults.renotify_every"
+        ),
+        timezone=tz,
+    )
+
+
+def load_routing(path: str | Path) -> RoutingConfig:
+    file = Path(path).expanduser()
+    try:
+        data = yaml.safe_load(file.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"{file}: no such routing file") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f" line {mark.line + 1}" if mark is not None else ""
+        raise ConfigError(f"{file}:{line} not valid YAML: {getattr(exc, 'problem', exc)}") from None
+    return parse_routing(data, str(file))
+
+
+def default_routing(slack: bool) -> RoutingConfig:
+    """No routing file: every event (and its recovery) to Slack if a token is set, else console."""
+    channel = "slack" if slack else "console"
+    return RoutingConfig(
+        channels={channel: {"type": channel}},
+        recipients={"default": Recipient("default", (Contact(channel, ""),))},
+        routes=(Route("default", Match(min_severity=0), ("default",)),),
+    )

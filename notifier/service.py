@@ -1,0 +1,275 @@
+"""The notifier service: the events topic in, channels out, the ledger and delivery log beside.
+
+This is the Kafka edge around :class:`gamsi.notifier.pipeline.Pipeline`: a consumer
+in its own group (manual commits), a producer with ``acks=all`` for the ledger,
+the delivery log and dead letters, and a reader that follows the acks topic.
+An offset is committed only after every target of its record is in the ledger,
+so SIGKILL at any point loses nothing; what is sent twice is bounded by the
+ledger's ``pending`` check (see docs/notifications.md, "Exactly once").
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+import time
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.structs import OffsetAndMetadata
+
+from gamsi.notifier.ack import acks_spec, parse_ack
+from gamsi.notifier.channels import Channel, load_channel_types
+from gamsi.notifier.channels.console import ConsoleChannel
+from gamsi.notifier.channels.slack import SlackChannel
+from gamsi.notifier.deliveries import encode_delivery
+from gamsi.notifier.ledger import KafkaLedger, ledger_spec
+from gamsi.notifier.options import get_int
+from gamsi.notifier.pipeline import Pipeline, PipelineOptions
+from gamsi.notifier.retry import RateLimiter, RetryPolicy
+from gamsi.notifier.routing import RoutingConfig, default_routing, load_routing
+from gamsi.notifier.secrets import SecretError, Secrets
+from gamsi.schemas.codec import DecodeError, decode_severity_event, encode
+from gamsi.schemas.records import DeadLetter
+from gamsi.settings import ConfigError, Settings
+from gamsi.topics import TopicSpec, ensure_topics
+
+log = logging.getLogger(__name__)
+LIMIT_KEYS = {"rate", "burst"}
+
+
+def notifier_topics(settings: Settings) -> list[TopicSpec]:
+    k, n = settings.kafka, settings.notifier
+    month = {"retention.ms": str(30 * 86400_000)}
+    return [
+        TopicSpec(k.events_topic, k.partitions, k.replication, month),
+        TopicSpec(k.deadletter_topic, 1, k.replication, month),
+        TopicSpec(n.delivery_topic, k.partitions, k.replication, month),
+        ledger_spec(settings),
+        acks_spec(settings),
+    ]
+
+
+def load_config(settings: Settings) -> RoutingConfig:
+    if settings.notifier.routing_file:
+        return load_routing(settings.notifier.routing_file)
+    return default_routing(slack=bool(settings.notifier.resolved_slack_token()))
+
+
+def build_channels(
+    config: RoutingConfig, settings: Settings, secrets: Secrets
+) -> tuple[dict[str, Channel], dict[str, RateLimiter]]:
+    """Instantiate every channel of the routing file (or the walking-skeleton default)."""
+    types = load_channel_types()
+    channels: dict[str, Channel] = {}
+    limiters: dict[str, RateLimiter] = {}
+    n = settings.notifier
+    for name, spec in config.channels.items():
+        where = f"{config.source}: channels.{name}"
+        options = {k: v for k, v in spec.items() if k not in LIMIT_KEYS}
+        kind = options["type"]
+        if config.source == "<built-in>" and kind == "slack":
+            token = secrets.add(n.resolved_slack_token())
+            channels[name] = SlackChannel.from_token(name, token, n.slack_channel, n.slack_base_url)
+        elif config.source == "<built-in>":
+            channels[name] = ConsoleChannel(name, {}, secrets)
+        elif kind not in types:
+            known = ", ".join(sorted(types))
+            raise ConfigError(
+                f"{where}.type: unknown channel type {kind!r}; expected one of {known}"
+            )
+        else:
+            try:
+                channels[name] = types[kind](name, options, secrets)
+            except SecretError as exc:
+                raise ConfigError(f"{config.source}: {exc}") from None
+            except ConfigError as exc:
+                raise ConfigError(f"{config.source}: {exc}") from None
+        rate = spec.get("rate", 0)
+        if isinstance(rate, bool) or not isinstance(rate, int | float) or rate < 0:
+            raise ConfigError(f"{where}.rate: expected messages per second (a number >= 0)")
+        limiters[name] = RateLimiter(float(rate), get_int(spec, "burst", where, 1))
+    return channels, limiters
+
+
+class KafkaSink:
+    def __init__(self, producer: AIOKafkaProducer, topic: str) -> None:
+        self._producer, self._topic = producer, topic
+
+    async def publish(self, records: list[dict[str, Any]]) -> None:
+        futures = [
+            await self._producer.send(
+                self._topic, encode_delivery(r), key=str(r["event_id"]).encode()
+            )
+            for r in records
+        ]
+        await asyncio.gather(*futures)
+
+
+class _Offsets:
+    """Which offset each partition may commit: below the oldest record still in flight."""
+
+    def __init__(self) -> None:
+        self.inflight: dict[TopicPartition, set[int]] = {}
+        self.seen: dict[TopicPartition, int] = {}
+        self.committed: dict[TopicPartition, int] = {}
+
+    def start(self, tp: TopicPartition, offset: int) -> None:
+        self.seen[tp] = max(self.seen.get(tp, -1), offset)
+        self.inflight.setdefault(tp, set()).add(offset)
+
+    def skip(self, tp: TopicPartition, offset: int) -> None:
+        self.seen[tp] = max(self.seen.get(tp, -1), offset)
+
+    def finish(self, ref: tuple[TopicPartition, int]) -> None:
+        self.inflight.get(ref[0], set()).discard(ref[1])
+
+    def to_commit(self) -> dict[TopicPartition, OffsetAndMetadata]:
+        out = {}
+        for tp, last in self.seen.items():
+            pending = self.inflight.get(tp)
+            offset = min(pending) if pending else last + 1
+            if self.committed.get(tp) != offset:
+                out[tp] = OffsetAndMetadata(offset, "")
+                self.committed[tp] = offset
+        return out
+
+
+async def _follow_acks(consumer: AIOKafkaConsumer, pipeline: Pipeline) -> None:
+    async for record in consumer:
+        ack = parse_ack(record.value or b"")
+        if ack:
+            pipeline.acknowledge(ack["event_id"], ack["by"], float(ack["at"]))
+            log.info("acknowledged %s by %s", ack["event_id"], ack["by"])
+
+
+async def _replay_acks(consumer: AIOKafkaConsumer, topic: str, pipeline: Pipeline) -> None:
+    tp = TopicPartition(topic, 0)
+    consumer.assign([tp])
+    await consumer.seek_to_beginning(tp)
+    end = (await consumer.end_offsets([tp]))[tp]
+    while await consumer.position(tp) < end:
+        batch = await consumer.getmany(tp, timeout_ms=1000)
+        for record in batch.get(tp, []):
+            ack = parse_ack(record.value or b"")
+            if ack:
+                pipeline.acknowledge(ack["event_id"], ack["by"], float(ack["at"]))
+
+
+async def run_notifier(settings: Settings, stop: asyncio.Event | None = None) -> None:
+    """Consume severity events and notify until ``stop`` is set (then flush and commit)."""
+    stop = stop or asyncio.Event()
+    n = settings.notifier
+    secrets = Secrets()
+    redact = secrets.log_filter()
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(redact)
+    config = load_config(settings)
+    channels, limiters = build_channels(config, settings, secrets)
+    await ensure_topics(settings, specs=notifier_topics(settings))
+    producer = AIOKafkaProducer(
+        bootstrap_servers=settings.kafka.bootstrap, acks="all", enable_idempotence=True
+    )
+    acks = AIOKafkaConsumer(
+        bootstrap_servers=settings.kafka.bootstrap, group_id=None, enable_auto_commit=False
+    )
+    consumer = AIOKafkaConsumer(
+        settings.kafka.events_topic,
+        bootstrap_servers=settings.kafka.bootstrap,
+        group_id=n.group_id,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+    )
+    follower: asyncio.Task[None] | None = None
+    await producer.start()
+    try:
+        ledger = KafkaLedger(settings, producer)
+        await ledger.load()
+        options = PipelineOptions(
+            storm_window=n.storm_window,
+            dashboard_url=n.dashboard_url,
+            policy=RetryPolicy(attempts=n.retry_attempts, first_delay=n.retry_delay),
+        )
+        sink = KafkaSink(producer, n.delivery_topic)
+        pipeline = Pipeline(config, channels, limiters, ledger, sink, options)
+        await acks.start()
+        await _replay_acks(acks, n.acks_topic, pipeline)
+        follower = asyncio.create_task(_follow_acks(acks, pipeline))
+        await consumer.start()
+        try:
+            await _consume(settings, consumer, producer, pipeline, stop)
+        finally:
+            await consumer.stop()
+    finally:
+        if follower is not None:
+            follower.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await follower
+        await acks.stop()
+        await producer.stop()
+        for channel in channels.values():
+            await channel.close()
+        for handler in logging.getLogger().handlers:
+            handler.removeFilter(redact)
+
+
+async def _consume(
+    settings: Settings,
+    consumer: AIOKafkaConsumer,
+    producer: AIOKafkaProducer,
+    pipeline: Pipeline,
+    stop: asyncio.Event,
+) -> None:
+    n = settings.notifier
+    offsets = _Offsets()
+    worker = f"notifier@{socket.gethostname()}"
+    next_tick = time.time() + n.tick_interval
+    log.info("notifier consuming %s as %s", settings.kafka.events_topic, n.group_id)
+    while not stop.is_set():
+        now = time.time()
+        due = pipeline.next_due()
+        wait = n.tick_interval if due is None else min(n.tick_interval, max(0.0, due - now))
+        batch = await consumer.getmany(timeout_ms=int(wait * 1000), max_records=1000)
+        now = time.time()
+        for tp, records in batch.items():
+            for record in records:
+                try:
+                    event = decode_severity_event(record.value or b"")
+                except DecodeError as exc:
+                    await _dead_letter(producer, settings, record, str(exc), worker)
+                    offsets.skip(tp, record.offset)
+                    continue
+                offsets.start(tp, record.offset)
+                pipeline.accept(event, (tp, record.offset), now)
+        if now >= next_tick:
+            pipeline.tick(now)
+            next_tick = now + n.tick_interval
+        for ref in await pipeline.flush(time.time(), everything=stop.is_set()):
+            offsets.finish(ref)
+        commit = offsets.to_commit()
+        if commit:
+            await consumer.commit(commit)
+    for ref in await pipeline.flush(time.time(), everything=True):
+        offsets.finish(ref)
+    commit = offsets.to_commit()
+    if commit:
+        await consumer.commit(commit)
+
+
+async def _dead_letter(
+    producer: AIOKafkaProducer, settings: Settings, record: Any, reason: str, worker: str
+) -> None:
+    letter = DeadLetter(
+        reason=reason,
+        source_topic=record.topic,
+        partition=record.partition,
+        offset=record.offset,
+        payload=(record.value or b"").decode("utf-8", "replace"),
+        key=(record.key or b"").decode("utf-8", "replace"),
+        received_at=time.time(),
+        worker=worker,
+    )
+    await producer.send_and_wait(settings.kafka.deadletter_topic, encode(letter), key=record.key)
+    log.warning("dead letter from %s@%d: %s", record.topic, record.offset, reason)
