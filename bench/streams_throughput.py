@@ -39,7 +39,7 @@ from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from gamsi.kafka_broker import LocalBroker
+from gamsi.kafka_broker import throwaway_broker
 from gamsi.schemas import MetricBatch, Sample, encode
 from gamsi.schemas.codec import decode_severity_event
 from gamsi.settings import Settings, load_settings, to_environ
@@ -77,18 +77,8 @@ def broker_for_bench(tmp: Path) -> Iterator[str]:
     if given:
         yield given
         return
-    base = load_settings(environ={})
-    s = replace(
-        base,
-        paths=replace(base.paths, data_dir=str(tmp / "kafka")),
-        broker=replace(base.broker, port=49092, controller_port=49093),
-    )
-    broker = LocalBroker(s)
-    broker.start()
-    try:
-        yield broker.bootstrap
-    finally:
-        broker.stop()
+    with throwaway_broker(tmp / "kafka", 49092) as bootstrap:
+        yield bootstrap
 
 
 def bench_settings(bootstrap: str, tmp: Path, tag: str, partitions: int) -> Settings:

@@ -19,6 +19,7 @@ cluster (or docker-compose's official image) and never use this module.
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
 import shutil
 import signal
@@ -27,7 +28,8 @@ import subprocess
 import tempfile
 import time
 import uuid
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from gamsi.settings import Settings
@@ -91,6 +93,7 @@ class LocalBroker:
         self.pid_file = self.home / "broker.pid"
         self.log_file = self.home / "broker.log"
         self.bootstrap = f"127.0.0.1:{self.conf.port}"
+        self._proc: subprocess.Popen[bytes] | None = None  # kept so it is reaped, not leaked
 
     # -- preparing -----------------------------------------------------------------
 
@@ -238,6 +241,7 @@ class LocalBroker:
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,
             )
+        self._proc = proc
         self.pid_file.write_text(f"{proc.pid}\n")
         self.wait_ready(proc)
         return self.status()
@@ -275,8 +279,33 @@ class LocalBroker:
             time.sleep(0.1)
         else:
             os.kill(pid, signal.SIGKILL)
+        if self._proc is not None:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self._proc.wait(timeout=5)
+            self._proc = None
         self.pid_file.unlink(missing_ok=True)
         return True
+
+
+@contextlib.contextmanager
+def throwaway_broker(data_dir: Path, port: int) -> Iterator[str]:
+    """A broker of its own on ``port`` (controller on port+1) for tests and benchmarks:
+    started in ``data_dir``, stopped on exit; yields its bootstrap address."""
+    from gamsi.settings import load_settings
+
+    base = load_settings(environ={})
+    broker = LocalBroker(
+        replace(
+            base,
+            paths=replace(base.paths, data_dir=str(data_dir)),
+            broker=replace(base.broker, port=port, controller_port=port + 1),
+        )
+    )
+    broker.start()
+    try:
+        yield broker.bootstrap
+    finally:
+        broker.stop()
 
 
 def _alive(pid: int) -> bool:

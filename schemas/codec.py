@@ -38,7 +38,8 @@ def encode(record: Record) -> bytes:
     return b'{"v":%d,"kind":"%s",%s' % (SCHEMA_VERSION, record.kind.encode(), body[1:])
 
 
-def decode(data: bytes) -> Record:
+def read_envelope(data: bytes) -> tuple[Any, dict[str, Any]]:
+    """The JSON object and version check every Gamsi message shares: (kind, fields)."""
     try:
         body = orjson.loads(data)
     except orjson.JSONDecodeError as exc:
@@ -52,7 +53,11 @@ def decode(data: bytes) -> Record:
         raise DecodeError(
             f"schema version {version} is not supported (this reader: 1..{SCHEMA_VERSION})"
         )
-    kind = body.pop("kind", None)
+    return body.pop("kind", None), body
+
+
+def decode(data: bytes) -> Record:
+    kind, body = read_envelope(data)
     if kind not in RECORD_TYPES:
         raise DecodeError(f"unknown kind {kind!r}; expected one of {sorted(RECORD_TYPES)}")
     if kind == MetricBatch.kind:

@@ -37,21 +37,10 @@ def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if given:
         yield given
         return
-    from gamsi.kafka_broker import LocalBroker
+    from gamsi.kafka_broker import throwaway_broker
 
-    base = load_settings(environ={})
-    data = tmp_path_factory.mktemp("kafka-data")
-    settings = replace(
-        base,
-        paths=replace(base.paths, data_dir=str(data)),
-        broker=replace(base.broker, port=TEST_PORT, controller_port=TEST_PORT + 1),
-    )
-    broker = LocalBroker(settings)
-    broker.start()
-    try:
-        yield broker.bootstrap
-    finally:
-        broker.stop()
+    with throwaway_broker(tmp_path_factory.mktemp("kafka-data"), TEST_PORT) as bootstrap:
+        yield bootstrap
 
 
 @pytest.fixture(scope="session")

@@ -11,11 +11,9 @@ import math
 from collections.abc import Iterator
 from typing import Any
 
-import orjson
-
 from gamsi.history.schema import DELIVERIES, EVENTS, HOSTS, SAMPLES, Table
-from gamsi.schemas.codec import DecodeError
-from gamsi.schemas.records import SCHEMA_VERSION, MetricBatch, SeverityEvent
+from gamsi.schemas.codec import DecodeError, read_envelope
+from gamsi.schemas.records import MetricBatch, SeverityEvent
 
 DELIVERY_KIND = "delivery"
 MAX_TS = 10_000_000_000.0  # DateTime64(3) holds up to 2299; anything past 2286 is a bug
@@ -154,21 +152,9 @@ _REQUIRED = ("ts", "event_id", "channel", "result")
 
 def decode_delivery(data: bytes) -> dict[str, Any]:
     """Validate one delivery record; returns the table's columns, or raises DecodeError."""
-    try:
-        body = orjson.loads(data)
-    except orjson.JSONDecodeError as exc:
-        raise DecodeError(f"not JSON: {exc}") from None
-    if not isinstance(body, dict):
-        raise DecodeError(f"expected a JSON object, got {type(body).__name__}")
-    version = body.get("v")
-    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
-        raise DecodeError("missing or non-integer schema version 'v'")
-    if version > SCHEMA_VERSION:
-        raise DecodeError(
-            f"schema version {version} is not supported (this reader: 1..{SCHEMA_VERSION})"
-        )
-    if body.get("kind") != DELIVERY_KIND:
-        raise DecodeError(f"expected kind 'delivery', got {body.get('kind')!r}")
+    kind, body = read_envelope(data)
+    if kind != DELIVERY_KIND:
+        raise DecodeError(f"expected kind 'delivery', got {kind!r}")
     missing = [k for k in _REQUIRED if k not in body]
     if missing:
         raise DecodeError(f"delivery: missing fields {missing}")
