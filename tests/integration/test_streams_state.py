@@ -153,3 +153,54 @@ async def test_applied_policy_reaches_a_running_worker(
     assert [(e.transition, e.severity, e.threshold) for e in raised] == [
         ("raise", Severity.URGENT, 70.0)
     ]
+
+
+SILENCE = """\
+version: 1
+use_defaults: false
+watches:
+  - name: agent-silent
+    item: agent.heartbeat
+    nodata: {after: 3s, severity: urgent}
+"""
+
+
+async def test_a_silent_collector_raises_on_processor_time_and_clears_when_back(
+    settings: Settings, tmp_path: Path, unique: str
+) -> None:
+    policy = _policy_file(tmp_path / "silence.yaml", SILENCE)
+    settings = replace(
+        settings, streams=replace(settings.streams, policy_path=str(policy), tick_interval=0.5)
+    )
+    host = f"quiet-{unique}"
+    with gamsi_service(settings, "streams", "run", log=tmp_path / "streams.log") as worker:
+        await produce(
+            settings, settings.kafka.metrics_topic, _batches(host, time.time(), range(0, 1), 5.0)
+        )
+        # nothing more arrives: the leader's ticks find the host silent after 3 s
+        silent = await wait_for_records(
+            settings,
+            settings.kafka.events_topic,
+            lambda got: len(got) >= 1,
+            decode_severity_event,
+            within=60,
+            service=worker,
+        )
+        await produce(
+            settings, settings.kafka.metrics_topic, _batches(host, time.time(), range(1, 2), 5.0)
+        )
+        both = await wait_for_records(
+            settings,
+            settings.kafka.events_topic,
+            lambda got: len(got) >= 2,
+            decode_severity_event,
+            within=60,
+            service=worker,
+        )
+    assert [(e.host, e.transition, e.severity) for e in silent] == [
+        (host, "raise", Severity.URGENT)
+    ]
+    assert [(e.transition, e.severity) for e in both] == [
+        ("raise", Severity.URGENT),
+        ("recover", Severity.NORMAL),
+    ]
