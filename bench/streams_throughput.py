@@ -46,6 +46,17 @@ from gamsi.settings import Settings, load_settings, to_environ
 from gamsi.topics import ensure_topics, topic_specs
 
 FILLER_ITEMS = [f"bench.item{i}" for i in range(200)]
+PROBE_WATCH = "bench-spike"
+# The shipped OS defaults (all of them judge every batch) plus one watch that fires at
+# once, so that events mark when the worker reached a given batch.
+POLICY = f"""\
+version: 1
+watches:
+  - name: {PROBE_WATCH}
+    item: cpu.util
+    levels: {{urgent: ">= 90"}}
+    hysteresis: 10
+"""
 
 
 def batch(host: str, ts: float, cpu: float, samples: int) -> bytes:
@@ -83,8 +94,11 @@ def broker_for_bench(tmp: Path) -> Iterator[str]:
 
 def bench_settings(bootstrap: str, tmp: Path, tag: str, partitions: int) -> Settings:
     base = load_settings(environ={})
+    policy = tmp / "bench-policy.yaml"
+    policy.write_text(POLICY)
     return replace(
         base,
+        streams=replace(base.streams, app_id=f"bench-{tag}", policy_path=str(policy)),
         paths=replace(base.paths, data_dir=str(tmp / f"data-{tag}")),
         kafka=replace(
             base.kafka,
@@ -94,7 +108,6 @@ def bench_settings(bootstrap: str, tmp: Path, tag: str, partitions: int) -> Sett
             deadletter_topic=f"bench-{tag}.deadletter",
             partitions=partitions,
         ),
-        streams=replace(base.streams, app_id=f"bench-{tag}"),
     )
 
 
@@ -144,7 +157,7 @@ async def create_topics(settings: Settings) -> None:
 async def collect_events(
     settings: Settings, count: int, within: float
 ) -> list[tuple[float, object]]:
-    """(broker append time, event) pairs."""
+    """(broker append time, event) pairs of the probe watch."""
     consumer = AIOKafkaConsumer(
         settings.kafka.events_topic,
         bootstrap_servers=settings.kafka.bootstrap,
@@ -158,7 +171,10 @@ async def collect_events(
     try:
         while len(got) < count and time.monotonic() < deadline:
             for messages in (await consumer.getmany(timeout_ms=200)).values():
-                got.extend((m.timestamp / 1000, decode_severity_event(m.value)) for m in messages)
+                for m in messages:
+                    event = decode_severity_event(m.value)
+                    if event.watch == PROBE_WATCH:  # the defaults' own events are not markers
+                        got.append((m.timestamp / 1000, event))
     finally:
         await consumer.stop()
     return got
