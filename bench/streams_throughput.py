@@ -11,7 +11,8 @@ a real Linux host's tick) are produced first; then the worker starts. Every host
 first batch breaches (a raise) and its last recovers, so the worker's own event
 timestamps bracket the work: samples / (last emitted_at − first emitted_at).
 
-Latency: a fresh worker is fed at half the measured rate for `--seconds`; probe
+Latency: a fresh worker is fed at half the measured rate (then at each of
+`--rates`) for `--seconds`, after a warm-up that is not counted; probe
 hosts alternate breach/recovery so every probe batch yields an event. Latency is
 the time from producing a batch (its timestamp) to the severity event being
 appended to the events topic: the bench creates that topic with
@@ -206,10 +207,9 @@ async def throughput(bootstrap: str, tmp: Path, args: argparse.Namespace) -> flo
     return rate
 
 
-async def latency(bootstrap: str, tmp: Path, args: argparse.Namespace, rate: float) -> None:
+async def latency(bootstrap: str, tmp: Path, args: argparse.Namespace, target: float) -> None:
     s = bench_settings(bootstrap, tmp, "lat-" + uuid.uuid4().hex[:6], args.partitions)
     await create_topics(s)
-    target = args.rate or rate / 2
     per_second = max(1, int(target / args.samples))
     probes = [f"probe{i}" for i in range(20)]
     make = Templates(args.samples)
@@ -268,7 +268,9 @@ async def main_async(args: argparse.Namespace) -> None:
             rate = await throughput(bootstrap, tmp, args)
             print("target: >= 200,000 samples/s per worker process")
             if not args.skip_latency:
-                await latency(bootstrap, tmp, args, rate)
+                rates = [float(r) for r in args.rates.split(",")] if args.rates else []
+                for target in [rate / 2, *rates]:
+                    await latency(bootstrap, tmp, args, target)
                 print("target: p99 < 50 ms at half the load")
 
 
@@ -283,7 +285,11 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=20, help="latency phase length")
     parser.add_argument("--warmup", type=int, default=5, help="seconds of load not counted")
     parser.add_argument("--skip-latency", action="store_true")
-    parser.add_argument("--rate", type=float, help="latency load in samples/s (default: half)")
+    parser.add_argument(
+        "--rates",
+        default="100000,50000",
+        help="latency loads in samples/s to measure after half the measured maximum",
+    )
     asyncio.run(main_async(parser.parse_args()))
 
 

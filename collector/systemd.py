@@ -29,6 +29,7 @@ ExecStart={exec_start}
 ExecReload=/bin/kill -HUP $MAINPID
 Environment=MALLOC_ARENA_MAX=2
 Environment=PYTHONUNBUFFERED=1
+EnvironmentFile=-/etc/gamsi/gamsi.env
 Restart=always
 RestartSec=5
 TimeoutStopSec=30
