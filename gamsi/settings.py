@@ -191,6 +191,10 @@ class StreamsSettings:
 @dataclass(frozen=True)
 class NotifierSettings:
     group_id: str = _opt("gamsi-notifier", "Consumer group of the notifier on the events topic.")
+    ack_port: int = _opt(
+        8125,
+        "Port of the acknowledgement API (POST /ack/<event_id>) on 127.0.0.1; 0 turns it off.",
+    )
     slack_token: str = _opt(
         "",
         "Slack bot token. Prefer GAMSI_NOTIFIER_SLACK_TOKEN or slack_token_file; "

@@ -21,6 +21,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.structs import OffsetAndMetadata
 
 from gamsi.notifier.ack import acks_spec, parse_ack
+from gamsi.notifier.ack_api import start_ack_api
 from gamsi.notifier.channels import Channel, load_channel_types
 from gamsi.notifier.channels.console import ConsoleChannel
 from gamsi.notifier.channels.slack import SlackChannel
@@ -183,8 +184,10 @@ async def run_notifier(settings: Settings, stop: asyncio.Event | None = None) ->
         auto_offset_reset="earliest",
     )
     follower: asyncio.Task[None] | None = None
+    api = None
     await producer.start()
     try:
+        api = await start_ack_api(settings)
         ledger = KafkaLedger(settings, producer)
         await ledger.load()
         options = PipelineOptions(
@@ -207,6 +210,8 @@ async def run_notifier(settings: Settings, stop: asyncio.Event | None = None) ->
             follower.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await follower
+        if api is not None:
+            await api.cleanup()
         await acks.stop()
         await producer.stop()
         for channel in channels.values():

@@ -76,6 +76,7 @@ def settings(kafka_bootstrap: str, chdb_dir: Path, tmp_path: Path, unique: str) 
         notifier=replace(
             base.notifier,
             group_id=f"t-{unique}-notifier",
+            ack_port=0,
             delivery_topic=f"t-{unique}.deliveries",
             ledger_topic=f"t-{unique}.ledger",
             acks_topic=f"t-{unique}.acks",
