@@ -167,6 +167,12 @@ class StreamsSettings:
         "gamsi-streams",
         "Faust application id: the consumer group and the prefix of its changelog topics.",
     )
+    session_timeout: float = _opt(
+        10.0,
+        "Seconds after which a worker that stopped heartbeating (crashed, killed, cut off) "
+        "loses its partitions to the others. Faust's default is 60 s; a monitoring "
+        "pipeline should fail over faster.",
+    )
     tick_interval: float = _opt(
         5.0,
         "Seconds between timer ticks (no-data detection). A silent collector is noticed "

@@ -113,6 +113,7 @@ async def follow_policies(
         end = (await consumer.end_offsets([tp]))[tp]
         if end == 0:
             caught_up.set()
+            log.info("no applied policy on %s: the configured policy is in force", tp.topic)
         while True:
             for messages in (await consumer.getmany(tp, timeout_ms=1000)).values():
                 for message in messages:
