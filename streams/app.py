@@ -45,11 +45,15 @@ class Engine(Protocol):
 
 
 class EngineHolder:
-    """The engine in force; replaced when a policy is applied, read per batch."""
+    """The engine in force; replaced when a policy is applied, read per batch.
+
+    The worker builds the first engine from the applied policy *before* Faust starts
+    (see gamsi.streams.worker), so agents never wait for it: an agent that awaited
+    anything before iterating its stream sometimes never received its partitions
+    after a restart (faust-streaming 0.15)."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        self.policy_ready = asyncio.Event()
 
 
 def configured_engine(settings: Settings) -> Engine:
@@ -121,13 +125,7 @@ def create_app(
 
     @app.agent(metrics, name="evaluate")
     async def evaluate(stream: faust.Stream) -> None:
-        # Start iterating at once and wait for the policy inside the loop. An agent that
-        # awaited before iterating sometimes never received its partitions' batches
-        # after a restart (faust-streaming 0.15; about 1 restart in 4 stalled for good
-        # in tests/integration/test_streams_state.py, none in 10 after this change).
         async for event in stream.events():
-            if not holder.policy_ready.is_set():
-                await holder.policy_ready.wait()
             message = event.message
             try:
                 batch = decode_metric_batch(event.value)
@@ -151,8 +149,6 @@ def create_app(
     @app.agent(ticks, name="timers")
     async def timers(stream: faust.Stream) -> None:
         async for event in stream.events():
-            if not holder.policy_ready.is_set():
-                await holder.policy_ready.wait()
             partition = event.message.partition
             try:
                 now = float(orjson.loads(event.value)["now"])
@@ -183,10 +179,7 @@ def create_app(
             def swap(policy: Any, source: str) -> None:
                 holder.engine = RuleEngine(policy)
 
-            await follow_policies(settings, swap, holder.policy_ready)
-
-    else:
-        holder.policy_ready.set()
+            await follow_policies(settings, swap, asyncio.Event())
 
     app.gamsi_engine = holder  # type: ignore[attr-defined]
     return app

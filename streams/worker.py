@@ -8,24 +8,69 @@ event loop and handles SIGTERM/SIGINT with a clean shutdown that commits offsets
 from __future__ import annotations
 
 import asyncio
+import logging
+import time
 
 from gamsi.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+async def wait_for_departed_members(settings: Settings) -> None:
+    """Give members of our group that stopped heartbeating time to be dropped.
+
+    A worker that joins while a crashed predecessor is still listed in the group
+    (until the session timeout) was sometimes handed its partitions and then never
+    fed them (faust-streaming 0.15). Waiting at most one session timeout for the
+    member list to empty avoids that after a crash or a quick restart; with other
+    live workers in the group it only delays the start by that much.
+    """
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    group = settings.streams.app_id
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka.bootstrap)
+    await admin.start()
+    try:
+        deadline = time.monotonic() + settings.streams.session_timeout + 2
+        waited = False
+        while time.monotonic() < deadline:
+            (response,) = await admin.describe_consumer_groups([group])
+            members = response.groups[0][5]
+            if not members:
+                return
+            if not waited:
+                log.info(
+                    "group %s lists %d member(s); waiting up to %.0f s for departed ones",
+                    group,
+                    len(members),
+                    settings.streams.session_timeout + 2,
+                )
+                waited = True
+            await asyncio.sleep(0.5)
+    finally:
+        await admin.close()
 
 
 def run_worker(settings: Settings, loglevel: str = "info") -> int:
     import faust
 
     from gamsi.streams.app import create_app, ticks_topic_spec
+    from gamsi.streams.engine import Engine
+    from gamsi.streams.policy_feed import current_policy
     from gamsi.topics import ensure_topics, topic_specs, wait_for_kafka
 
-    async def prepare() -> None:
+    async def prepare() -> Engine | None:
         await wait_for_kafka(settings.kafka.bootstrap, within=60)
         await ensure_topics(settings, [*topic_specs(settings), ticks_topic_spec(settings)])
+        await wait_for_departed_members(settings)
+        applied = await current_policy(settings)
+        return None if applied is None else Engine(applied[0])
 
-    asyncio.run(prepare())
+    # The policy in force is read before Faust starts: agents must not wait for it.
+    engine = asyncio.run(prepare())
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
-    app = create_app(settings)
+    app = create_app(settings, engine)
     worker = faust.Worker(app, loglevel=loglevel, loop=loop, redirect_stdouts=False)
     worker.execute_from_commandline()
     return 0
