@@ -13,7 +13,6 @@ the engine and is tested without Kafka.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 import socket
@@ -179,7 +178,7 @@ def create_app(
             def swap(policy: Any, source: str) -> None:
                 holder.engine = RuleEngine(policy)
 
-            await follow_policies(settings, swap, asyncio.Event())
+            await follow_policies(settings, swap)
 
     app.gamsi_engine = holder  # type: ignore[attr-defined]
     return app

@@ -98,10 +98,11 @@ async def current_policy(settings: Settings, within: float = 5.0) -> tuple[Polic
 async def follow_policies(
     settings: Settings,
     on_policy: Callable[[Policy, str], Any],
-    caught_up: asyncio.Event,
+    caught_up: asyncio.Event | None = None,
 ) -> None:
-    """Call ``on_policy`` for each applied policy, forever; set ``caught_up`` once the
+    """Call ``on_policy`` for each applied policy, forever; set ``caught_up`` (if given) once the
     records present at start have been read (so no batch is judged by a stale policy)."""
+    caught_up = caught_up or asyncio.Event()
     tp = TopicPartition(settings.kafka.policies_topic, 0)
     consumer = AIOKafkaConsumer(
         bootstrap_servers=settings.kafka.bootstrap, group_id=None, enable_auto_commit=False

@@ -102,8 +102,9 @@ def _timestamp(value: float, where: str) -> float:
 
 
 def check_event(e: SeverityEvent) -> None:
-    """Type-check what the codec passes through unchecked, so one bad event cannot make
-    every later insert fail (the codec builds SeverityEvent from the JSON as it is)."""
+    """Refuse an event the table cannot hold, whoever built it: one bad row would make
+    every later insert of the buffer fail. Decoded events are already type-checked by
+    the codec; the ranges (severity 0..5, timestamps) are checked only here."""
     for key in ("event_id", "host", "item", "instance", "watch", "transition", "message"):
         if not isinstance(getattr(e, key), str):
             raise DecodeError(f"{key}: expected a string, got {getattr(e, key)!r}")

@@ -6,7 +6,6 @@ assertion looks only at this test's unique hosts, watches and items.
 
 from __future__ import annotations
 
-import socket
 import time
 from collections.abc import Iterator
 from dataclasses import replace
@@ -20,6 +19,7 @@ from gamsi.history.rows import Buffer
 from gamsi.history.store import Reader, open_client, open_store
 from gamsi.schemas.records import MetricBatch, Sample, SeverityEvent
 from gamsi.settings import Settings, load_settings
+from tests.integration.kafka_io import free_port
 
 NOW = float(int(time.time()))
 
@@ -153,9 +153,7 @@ def test_cli_reads_the_store_itself_when_no_service_answers(
 ) -> None:
     from gamsi.cli import main
 
-    with socket.socket() as s:  # a port nobody listens on: the service is "stopped"
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()  # nobody listens there: the service is "stopped"
     monkeypatch.setenv("GAMSI_HISTORY_DSN", f"chdb://{chdb_dir}")
     monkeypatch.setenv("GAMSI_HISTORY_QUERY_PORT", str(port))
     sql = f"SELECT host, count() AS n FROM events FINAL WHERE host = '{names['a']}' GROUP BY host"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
@@ -20,15 +19,9 @@ from gamsi.schemas.codec import decode, encode
 from gamsi.schemas.records import DeadLetter, MetricBatch, Sample, SeverityEvent
 from gamsi.settings import Settings
 
-from .kafka_io import wait_for_records
+from .kafka_io import free_port, wait_for_records
 
 WAIT = 60.0
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture
@@ -37,7 +30,7 @@ def hs(settings: Settings, unique: str) -> Settings:
     history = replace(
         settings.history,
         deliveries_topic=f"t-{unique}.deliveries",
-        query_port=_free_port(),
+        query_port=free_port(),
         flush_interval=0.2,
     )
     return replace(settings, history=history)

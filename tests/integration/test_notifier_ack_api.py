@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 import urllib.error
 import urllib.request
 from dataclasses import replace
@@ -14,13 +13,7 @@ import pytest
 from gamsi.notifier.ack import parse_ack
 from gamsi.notifier.service import run_notifier
 from gamsi.settings import Settings
-from tests.integration.kafka_io import wait_for_records
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from tests.integration.kafka_io import free_port, wait_for_records
 
 
 def _post(url: str, body: bytes | None) -> tuple[int, dict]:
@@ -42,7 +35,7 @@ async def _post_when_up(url: str, body: bytes | None) -> tuple[int, dict]:
 
 
 async def test_post_ack_records_who_and_why(settings: Settings, unique: str) -> None:
-    port = _free_port()
+    port = free_port()
     settings = replace(settings, notifier=replace(settings.notifier, ack_port=port))
     stop = asyncio.Event()
     service = asyncio.create_task(run_notifier(settings, stop))

@@ -11,7 +11,6 @@ writer's query endpoint, as `gamsi history query` does).
 from __future__ import annotations
 
 import asyncio
-import socket
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -21,17 +20,11 @@ from gamsi.history.client import remote
 from gamsi.history.writer import run_history
 from gamsi.schemas import MetricBatch, Sample, encode
 from gamsi.settings import Settings
-from tests.integration.kafka_io import CPU_SPIKE_POLICY, gamsi_service, produce
+from tests.integration.kafka_io import CPU_SPIKE_POLICY, free_port, gamsi_service, produce
 from tests.support.slack_standin import SlackStandIn
 
 TOKEN = "xoxb-e2e-test-token"
 CHANNEL = "#ops-e2e"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 async def _history_rows(settings: Settings, sql: str, want: int, within: float = 60) -> list[Any]:
@@ -63,7 +56,7 @@ async def test_breach_notifies_slack_and_lands_in_clickhouse_then_recovers_in_th
                 slack_channel=CHANNEL,
                 slack_base_url=slack.base_url,
             ),
-            history=replace(settings.history, query_port=_free_port(), flush_interval=0.2),
+            history=replace(settings.history, query_port=free_port(), flush_interval=0.2),
         )
         stop = asyncio.Event()
         history = asyncio.create_task(run_history(settings, stop))

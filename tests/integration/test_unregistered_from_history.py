@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -21,7 +20,7 @@ from gamsi.history.client import remote
 from gamsi.history.writer import run_history
 from gamsi.schemas import MetricBatch, Sample, encode
 from gamsi.settings import Settings, to_environ
-from tests.integration.kafka_io import produce
+from tests.integration.kafka_io import free_port, produce
 
 POLICY = """\
 version: 1
@@ -35,12 +34,6 @@ watches:
     item: cpu.util
     levels: {urgent: ">= 95"}
 """
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _gamsi(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
@@ -62,7 +55,7 @@ async def test_unregistered_items_are_read_from_history(
     await asyncio.to_thread(policy.write_text, POLICY)
     settings = replace(
         settings,
-        history=replace(settings.history, query_port=_free_port(), flush_interval=0.2),
+        history=replace(settings.history, query_port=free_port(), flush_interval=0.2),
         streams=replace(settings.streams, policy_path=str(policy)),
     )
     host = f"files-{unique}"
