@@ -47,7 +47,7 @@ class EngineHolder:
     """The engine in force; replaced when a policy is applied, read per batch.
 
     The worker builds the first engine from the applied policy *before* Faust starts
-    (see gamsi.streams.worker), so agents never wait for it: an agent that awaited
+    (see gamsi.streams.service), so agents never wait for it: an agent that awaited
     anything before iterating its stream sometimes never received its partitions
     after a restart (faust-streaming 0.15)."""
 

@@ -9,7 +9,7 @@ from gamsi.settings import Settings
 
 
 def _run(args: argparse.Namespace, settings: Settings) -> int:
-    from gamsi.streams.worker import run_worker
+    from gamsi.streams.service import run_worker
 
     return run_worker(settings, loglevel="debug" if args.verbose else "info")
 
