@@ -1,0 +1,79 @@
+"""The notifier's configuration: the ``[notifier]`` section of gamsi.toml.
+
+Fields are documented by their ``help`` (docs/configuration.md is generated from it);
+:mod:`gamsi.settings` loads and layers them. The routing file itself
+(channels, recipients, routes) is parsed by :mod:`gamsi.notifier.routing`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from gamsi.config_fields import ConfigError, opt
+
+
+@dataclass(frozen=True)
+class NotifierSettings:
+    """The notifier: where events are delivered, and how they are grouped and retried."""
+
+    group_id: str = opt("gamsi-notifier", "Consumer group of the notifier on the events topic.")
+    ack_port: int = opt(
+        8125,
+        "Port of the acknowledgement API (POST /ack/<event_id>) on 127.0.0.1; 0 turns it off.",
+    )
+    slack_token: str = opt(
+        "",
+        "Slack bot token. Prefer GAMSI_NOTIFIER_SLACK_TOKEN or slack_token_file; "
+        "never shown in logs or errors.",
+        secret=True,
+    )
+    slack_token_file: str = opt("", "File holding the Slack bot token (first line).")
+    slack_channel: str = opt("#gamsi", "Slack channel that receives severity events.")
+    slack_base_url: str = opt(
+        "https://slack.com/api/", "Slack Web API base URL (a local stand-in in tests)."
+    )
+    dashboard_url: str = opt("", "Link shown in messages, e.g. the status page.")
+    routing_file: str = opt(
+        "",
+        "YAML routing file (channels, recipients, routes, maintenance; docs/notifications.md). "
+        "Empty: every event goes to slack_channel if a Slack token is set, else to the console.",
+    )
+    storm_window: float = opt(
+        0.1,
+        "Seconds during which events for the same route and contact are grouped into one "
+        "message (a route's group_window overrides it). Larger groups more, notifies later.",
+    )
+    delivery_topic: str = opt(
+        "gamsi.deliveries", "Topic of delivery outcomes (the history writer's deliveries table)."
+    )
+    ledger_topic: str = opt(
+        "gamsi.notifier.ledger",
+        "Compacted topic of idempotency keys, threads and open problems: what makes each "
+        "event notified exactly once per route across restarts.",
+    )
+    acks_topic: str = opt(
+        "gamsi.acks", "Topic of acknowledgements (`gamsi ack EVENT` writes, the notifier reads)."
+    )
+    retry_attempts: int = opt(5, "Attempts per message before it is logged as failed.")
+    retry_delay: float = opt(
+        1.0, "Seconds before the first retry; doubles per attempt (a 429's Retry-After wins)."
+    )
+    tick_interval: float = opt(
+        1.0, "Seconds between checks for due re-notifications and escalation steps."
+    )
+
+    def resolved_slack_token(self) -> str:
+        """The token from the setting or its file, so that neither lands in logs."""
+        if self.slack_token:
+            return self.slack_token
+        if self.slack_token_file:
+            path = Path(self.slack_token_file).expanduser()
+            try:
+                return path.read_text().strip().splitlines()[0]
+            except (OSError, IndexError) as exc:
+                raise ConfigError(
+                    f"[notifier] slack_token_file: cannot read a token from {path}: "
+                    f"{type(exc).__name__}"
+                ) from None
+        return ""

@@ -1,0 +1,46 @@
+"""The stream worker's configuration: the ``[streams]`` section of gamsi.toml.
+
+Fields are documented by their ``help`` (docs/configuration.md is generated from it);
+:mod:`gamsi.settings` loads and layers them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from gamsi.config_fields import opt
+
+
+@dataclass(frozen=True)
+class StreamsSettings:
+    """The stream worker: the Faust application that judges samples against policies."""
+
+    app_id: str = opt(
+        "gamsi-streams",
+        "Faust application id: the consumer group and the prefix of its changelog topics.",
+    )
+    session_timeout: float = opt(
+        10.0,
+        "Seconds after which a worker that stopped heartbeating (crashed, killed, cut off) "
+        "loses its partitions to the others. Faust's default is 60 s; a monitoring "
+        "pipeline should fail over faster.",
+    )
+    tick_interval: float = opt(
+        5.0,
+        "Seconds between timer ticks (no-data detection). A silent collector is noticed "
+        "within its watch's no-data timeout plus this.",
+    )
+    policy_path: str = opt(
+        "",
+        "Watch policy: a YAML file or a directory of *.yaml files (read in name order). "
+        "Empty means the shipped OS defaults alone. See docs/policies.md.",
+    )
+    default_os: str = opt(
+        "linux",
+        "OS assumed for hosts whose collector does not report one (linux, windows, darwin).",
+    )
+    inventory_file: str = opt(
+        "",
+        "JSON inventory of what each host reports (items, instances, OS, tags) for "
+        "`gamsi policy unregistered`. Empty means: read it from history (the last 24 h).",
+    )
