@@ -27,7 +27,7 @@ Handler = Callable[[argparse.Namespace, Settings], int]
 STAGE_COMMANDS = (
     "gamsi.collector.cli",
     "gamsi.streams.cli",
-    "gamsi.streams.policy_cli",
+    "gamsi.streams.policy.cli",
     "gamsi.notifier.cli",
     "gamsi.history.cli",
     "gamsi.supervisor",

@@ -173,7 +173,7 @@ def create_app(
         @app.task
         async def follow() -> None:
             from gamsi.streams.engine import Engine as RuleEngine
-            from gamsi.streams.policy_feed import follow_policies
+            from gamsi.streams.policy.feed import follow_policies
 
             def swap(policy: Any, source: str) -> None:
                 holder.engine = RuleEngine(policy)

@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 
 from gamsi.schemas.records import MetricBatch, Severity, SeverityEvent
-from gamsi.streams.policy.dicts import policy_to_dict
+from gamsi.streams.policy.dump import policy_to_dict
 from gamsi.streams.policy.load import load_policy
 from gamsi.streams.policy.match import enabled_watches
 from gamsi.streams.policy.model import HEARTBEAT_ITEM, Policy

@@ -56,7 +56,7 @@ def run_worker(settings: Settings, loglevel: str = "info") -> int:
 
     from gamsi.streams.app import create_app, ticks_topic_spec
     from gamsi.streams.engine import Engine
-    from gamsi.streams.policy_feed import current_policy
+    from gamsi.streams.policy.feed import current_policy
     from gamsi.topics import ensure_topics, topic_specs, wait_for_kafka
 
     async def prepare() -> Engine | None:

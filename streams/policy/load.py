@@ -18,10 +18,11 @@ from typing import Any
 
 import yaml
 
-from gamsi.streams.policy.dicts import policy_from_dict, watch_from_dict
 from gamsi.streams.policy.errors import PolicyError
 from gamsi.streams.policy.model import HostSelector, Policy, Watch
+from gamsi.streams.policy.parse import policy_from_dict
 from gamsi.streams.policy.values import Reader
+from gamsi.streams.policy.watches import watch_from_dict
 
 DEFAULT_OSES = ("linux", "windows", "darwin")
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -165,6 +166,6 @@ def glob_escape(text: str) -> str:
 
 
 def _plain(w: Watch) -> dict[str, Any]:
-    from gamsi.streams.policy.dicts import watch_to_dict
+    from gamsi.streams.policy.dump import watch_to_dict
 
     return watch_to_dict(w, origin=True)

@@ -4,7 +4,7 @@ A policy is data, not code: the loader (:mod:`gamsi.streams.policy.load`) turns 
 or plain dicts into these records after strict validation, the matcher
 (:mod:`gamsi.streams.policy.match`) picks the watches that apply to one host, and
 the rule engine compiles each watch once. Nothing here imports Kafka or Faust,
-and every record can go back to a plain dict (:mod:`gamsi.streams.policy.dicts`)
+and every record can go back to a plain dict (:mod:`gamsi.streams.policy.dump`)
 so a policy can travel on a compacted topic.
 """
 

@@ -13,7 +13,7 @@ from gamsi.schemas import MetricBatch, Sample, Severity, encode
 from gamsi.schemas.codec import decode_severity_event
 from gamsi.settings import Settings
 from gamsi.streams.app import STATE_TABLE
-from gamsi.streams.policy_feed import apply_policy, current_policy
+from gamsi.streams.policy.feed import apply_policy, current_policy
 from tests.integration.kafka_io import CPU_SPIKE_POLICY, gamsi_service, produce, wait_for_records
 
 SUSTAINED = """\

@@ -121,7 +121,8 @@ def test_rules_never_import_kafka_faust_or_read_the_clock():
         root / "engine.py",
         root / "inventory.py",
         *root.glob("rules/**/*.py"),
-        *root.glob("policy/*.py"),
+        # the policy's CLI and its Kafka feed are the edge, like streams/app.py
+        *(p for p in root.glob("policy/*.py") if not p.stem.startswith(("cli", "feed"))),
     ]
     for file in files:
         tree = ast.parse(file.read_text())

@@ -12,8 +12,8 @@ import pytest
 from gamsi.schemas.codec import encode
 from gamsi.schemas.records import MetricBatch, Sample
 from gamsi.settings import Settings
-from gamsi.streams import policy_cli
 from gamsi.streams.inventory import Inventory, coverage
+from gamsi.streams.policy import cli as policy_cli
 from gamsi.streams.policy import load_defaults, load_policy
 
 
@@ -103,7 +103,7 @@ def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     Unit tests touch no network: "no policy was applied on Kafka" is stubbed here; the
     applied-policy path is covered by tests/integration/test_streams_state.py."""
     from gamsi.cli import UserError
-    from gamsi.streams import policy_feed
+    from gamsi.streams.policy import feed as policy_feed
 
     async def nothing_applied(settings: Settings) -> None:
         return None

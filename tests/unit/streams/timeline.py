@@ -15,7 +15,7 @@ import orjson
 
 from gamsi.schemas.records import MetricBatch, Sample, SeverityEvent
 from gamsi.streams.engine import Engine
-from gamsi.streams.policy.dicts import policy_from_plain
+from gamsi.streams.policy.parse import policy_from_plain
 
 Timeline = list[tuple[float, str, int]]
 

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gamsi.schemas.records import Sample
-from gamsi.streams.policy.dicts import policy_from_plain
+from gamsi.streams.policy.parse import policy_from_plain
 from gamsi.streams.rules.threshold import Thresholds
 from tests.unit.streams.timeline import Feeder, make_engine
 

@@ -51,7 +51,7 @@ class Rate(StreamProcessor):
 
 
 def test_entry_points_add_processors_that_policies_can_name(monkeypatch):
-    from gamsi.streams.policy.dicts import policy_from_plain
+    from gamsi.streams.policy.parse import policy_from_plain
 
     monkeypatch.setattr(registry, "PROCESSORS", dict(registry.PROCESSORS))
     monkeypatch.setattr(registry, "_loaded", False)

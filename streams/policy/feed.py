@@ -23,10 +23,11 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import KafkaError
 
 from gamsi.settings import Settings
-from gamsi.streams.policy.dicts import policy_from_plain, policy_to_dict
+from gamsi.streams.policy.dump import policy_to_dict
 from gamsi.streams.policy.errors import PolicyError
 from gamsi.streams.policy.load import load_policy
 from gamsi.streams.policy.model import Policy
+from gamsi.streams.policy.parse import policy_from_plain
 
 log = logging.getLogger(__name__)
 
