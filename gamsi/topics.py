@@ -1,48 +1,101 @@
-"""Gamsi's topics, created explicitly with their partition counts and configs.
+"""Every topic Gamsi uses, declared once, with its partitions, retention and cleanup.
 
-Every service calls :func:`ensure_topics` on start, so the order in which
-services come up does not matter and no topic is ever auto-created with the
-broker's default partition count.
+:func:`topic_specs` is the one list: every service ensures exactly that list on
+start (:func:`ensure_topics`), so the order in which services come up does not
+matter, no topic is ever auto-created with the broker's default partition
+count, and two services can never disagree on a topic's retention (the
+deliveries topic used to be declared by the notifier with 30 days and by the
+history writer with 7; whichever started first won).
+
+:func:`read_compacted` is the one reader of a compacted topic (policies, the
+notifier's ledger, acknowledgements): it reads from the beginning to the end
+that the topic had when it was called, and can then follow it.
+
+Retention, for the record: samples are judged within seconds and kept in
+ClickHouse, so the metrics topic keeps one day (enough to replay an outage of
+the stream workers); events, deliveries and dead letters keep 30 days (what an
+operator may still want to re-read or re-ingest); the ticks topic one hour.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaConnectionError, KafkaError
 
 from gamsi.settings import Settings
 
+DAY_MS = 86_400_000
+DEFAULT_DELIVERIES_TOPIC = "gamsi.deliveries"
+
 
 @dataclass(frozen=True)
 class TopicSpec:
+    """One topic: its name, partition count, replication factor and topic configs."""
+
     name: str
     partitions: int
     replication: int
     config: dict[str, str] = field(default_factory=dict)
 
 
+def deliveries_topic(settings: Settings) -> str:
+    """[history] deliveries_topic, else the notifier's delivery_topic, else the default."""
+    return (
+        settings.history.deliveries_topic
+        or settings.notifier.delivery_topic
+        or DEFAULT_DELIVERIES_TOPIC
+    )
+
+
+def ticks_topic(settings: Settings) -> str:
+    """The stream workers' timer topic, co-partitioned with the metrics topic."""
+    return f"{settings.streams.app_id}-ticks"
+
+
 def topic_specs(settings: Settings) -> list[TopicSpec]:
-    k = settings.kafka
+    """Every topic of these settings; the one place a topic is declared."""
+    k, n = settings.kafka, settings.notifier
+    keyed, r = k.partitions, k.replication
+
+    def days(d: int) -> dict[str, str]:
+        return {"retention.ms": str(d * DAY_MS)}
+
+    compact = {"cleanup.policy": "compact"}
     return [
+        # Keyed by host: the partition count bounds how many workers share the load.
+        TopicSpec(k.metrics_topic, keyed, r, days(1)),
+        # The broker's append time on events: lag and pipeline latency read off the topic.
         TopicSpec(
-            k.metrics_topic, k.partitions, k.replication, {"retention.ms": str(24 * 3600_000)}
+            k.events_topic, keyed, r, {**days(30), "message.timestamp.type": "LogAppendTime"}
         ),
+        TopicSpec(ticks_topic(settings), keyed, r, {"retention.ms": str(3600_000)}),
+        TopicSpec(k.deadletter_topic, 1, r, days(30)),
+        TopicSpec(deliveries_topic(settings), keyed, r, days(30)),
+        # One partition, compacted: read whole by every reader; the latest value per key wins.
+        TopicSpec(k.policies_topic, 1, r, compact),
+        TopicSpec(n.acks_topic, 1, r, compact),
         TopicSpec(
-            k.events_topic, k.partitions, k.replication, {"retention.ms": str(30 * 86400_000)}
+            n.ledger_topic,
+            1,
+            r,
+            {**compact, "min.compaction.lag.ms": "60000", "segment.ms": str(6 * 3600_000)},
         ),
-        TopicSpec(k.deadletter_topic, 1, k.replication, {"retention.ms": str(30 * 86400_000)}),
-        # One partition, compacted: every worker reads it whole; the latest policy wins.
-        TopicSpec(k.policies_topic, 1, k.replication, {"cleanup.policy": "compact"}),
     ]
 
 
-async def ensure_topics(settings: Settings, specs: list[TopicSpec] | None = None) -> list[str]:
-    """Create the topics that are missing; returns the names created."""
-    specs = topic_specs(settings) if specs is None else specs
+async def ensure_topics(settings: Settings) -> list[str]:
+    """Create the topics of :func:`topic_specs` that are missing; returns the names created.
+
+    Raises KafkaError (or a subclass) when the broker does not answer or refuses.
+    """
+    specs = topic_specs(settings)
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka.bootstrap)
     await admin.start()
     try:
@@ -59,6 +112,50 @@ async def ensure_topics(settings: Settings, specs: list[TopicSpec] | None = None
         return [s.name for s in missing]
     finally:
         await admin.close()
+
+
+async def read_compacted(
+    consumer: AIOKafkaConsumer,
+    topic: str,
+    on_record: Callable[[ConsumerRecord[bytes, bytes]], Awaitable[Any] | Any],
+    *,
+    follow: bool = False,
+    caught_up: asyncio.Event | None = None,
+    poll_ms: int = 1000,
+) -> int:
+    """Read ``topic`` from its beginning, calling ``on_record`` for every record.
+
+    ``consumer`` is a started consumer without a group (``group_id=None``); it is
+    assigned every partition of the topic. Without ``follow`` this returns once
+    the end offsets seen at the call have been reached, with the number of
+    records read; with ``follow`` it keeps reading until cancelled. ``caught_up``
+    (if given) is set once those end offsets are reached, so a caller can wait
+    until what was there at start has been applied. ``on_record`` may be a plain
+    function or a coroutine function; a tombstone has ``record.value is None``.
+    """
+    parts = consumer.partitions_for_topic(topic) or {0}
+    partitions = [TopicPartition(topic, p) for p in sorted(parts)]
+    consumer.assign(partitions)
+    await consumer.seek_to_beginning(*partitions)
+    end = await consumer.end_offsets(partitions)
+    remaining = {tp for tp in partitions if end[tp] > 0}
+    count = 0
+    while True:
+        if not remaining:
+            if caught_up is not None:
+                caught_up.set()
+            if not follow:
+                return count
+        batch = await consumer.getmany(*partitions, timeout_ms=poll_ms)
+        for records in batch.values():
+            for record in records:
+                count += 1
+                result = on_record(record)
+                if asyncio.iscoroutine(result):
+                    await result
+        for tp in list(remaining):
+            if await consumer.position(tp) >= end[tp]:
+                remaining.discard(tp)
 
 
 async def _wait_topics_visible(admin: AIOKafkaAdminClient, names: set[str]) -> None:

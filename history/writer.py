@@ -32,30 +32,12 @@ from gamsi.history.store import Reader, masked, open_client, open_store
 from gamsi.schemas.codec import DecodeError, decode_metric_batch, decode_severity_event, encode
 from gamsi.schemas.records import DeadLetter
 from gamsi.settings import Settings
-from gamsi.topics import TopicSpec, ensure_topics, topic_specs
+from gamsi.topics import deliveries_topic, ensure_topics
 
 log = logging.getLogger(__name__)
 
 WORKER = "gamsi-history"
-DEFAULT_DELIVERIES_TOPIC = "gamsi.deliveries"
 MAX_BACKOFF = 30.0
-
-
-def deliveries_topic(settings: Settings) -> str:
-    """[history] deliveries_topic, else the notifier's delivery_topic, else the default."""
-    return (
-        settings.history.deliveries_topic
-        or getattr(settings.notifier, "delivery_topic", "")
-        or DEFAULT_DELIVERIES_TOPIC
-    )
-
-
-def history_topic_specs(settings: Settings) -> list[TopicSpec]:
-    k = settings.kafka
-    deliveries = TopicSpec(
-        deliveries_topic(settings), k.partitions, k.replication, {"retention.ms": "604800000"}
-    )
-    return [*topic_specs(settings), deliveries]
 
 
 class HistoryWriter:
@@ -183,8 +165,7 @@ class _FlushOnRevoke(ConsumerRebalanceListener):
 async def run_history(settings: Settings, stop: asyncio.Event | None = None) -> None:
     """Run the history service until ``stop`` is set (forever when it is None)."""
     stop = stop or asyncio.Event()
-    specs = history_topic_specs(settings)
-    await ensure_topics(settings, specs)
+    await ensure_topics(settings)
     client = await asyncio.to_thread(open_store, settings)
     reader: Reader | None = None
     runner = None
@@ -192,7 +173,11 @@ async def run_history(settings: Settings, stop: asyncio.Event | None = None) -> 
         if settings.history.query_port:
             reader = Reader(await asyncio.to_thread(open_client, settings, read_only=True))
             runner = await start_query_server(reader, settings)
-        topics = [settings.kafka.metrics_topic, settings.kafka.events_topic, specs[-1].name]
+        topics = [
+            settings.kafka.metrics_topic,
+            settings.kafka.events_topic,
+            deliveries_topic(settings),
+        ]
         await _consume(settings, client, stop, topics)
     finally:
         if runner is not None:
@@ -234,4 +219,4 @@ async def _consume(
         await producer.stop()
 
 
-__all__ = ["HistoryWriter", "deliveries_topic", "history_topic_specs", "run_history"]
+__all__ = ["HistoryWriter", "run_history"]

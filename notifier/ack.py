@@ -18,13 +18,7 @@ from aiokafka import AIOKafkaProducer
 
 from gamsi.schemas.records import SCHEMA_VERSION
 from gamsi.settings import Settings
-from gamsi.topics import TopicSpec, ensure_topics
-
-
-def acks_spec(settings: Settings) -> TopicSpec:
-    return TopicSpec(
-        settings.notifier.acks_topic, 1, settings.kafka.replication, {"cleanup.policy": "compact"}
-    )
+from gamsi.topics import ensure_topics
 
 
 def ack_record(event_id: str, by: str, at: float, comment: str = "") -> dict[str, Any]:
@@ -62,7 +56,7 @@ async def acknowledge(
     record = ack_record(
         event_id, by or getpass.getuser(), time.time() if at is None else at, comment
     )
-    await ensure_topics(settings, specs=[acks_spec(settings)])
+    await ensure_topics(settings)
     producer = AIOKafkaProducer(bootstrap_servers=settings.kafka.bootstrap, acks="all")
     await producer.start()
     try:

@@ -18,10 +18,10 @@ import logging
 from typing import Any, Protocol
 
 import orjson
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
 
 from gamsi.settings import Settings
-from gamsi.topics import TopicSpec
+from gamsi.topics import read_compacted
 
 log = logging.getLogger(__name__)
 
@@ -56,19 +56,6 @@ class MemoryLedger:
                 self.data[key] = value
 
 
-def ledger_spec(settings: Settings) -> TopicSpec:
-    return TopicSpec(
-        settings.notifier.ledger_topic,
-        1,
-        settings.kafka.replication,
-        {
-            "cleanup.policy": "compact",
-            "min.compaction.lag.ms": "60000",
-            "segment.ms": str(6 * 3600_000),
-        },
-    )
-
-
 class KafkaLedger(MemoryLedger):
     """The in-memory map, loaded from and written through to the ledger topic."""
 
@@ -87,29 +74,16 @@ class KafkaLedger(MemoryLedger):
             isolation_level="read_committed",
         )
         await consumer.start()
-        count = 0
+
+        def apply(record: ConsumerRecord[bytes, bytes]) -> None:
+            key = record.key.decode() if record.key else ""
+            if record.value is None:
+                self.data.pop(key, None)
+            else:
+                self.data[key] = orjson.loads(record.value)
+
         try:
-            partitions = [
-                TopicPartition(self.topic, p)
-                for p in sorted(consumer.partitions_for_topic(self.topic) or {0})
-            ]
-            consumer.assign(partitions)
-            await consumer.seek_to_beginning(*partitions)
-            end = await consumer.end_offsets(partitions)
-            remaining = {tp for tp in partitions if end[tp] > 0}
-            while remaining:
-                batch = await consumer.getmany(*remaining, timeout_ms=1000)
-                for records in batch.values():
-                    for record in records:
-                        count += 1
-                        key = record.key.decode() if record.key else ""
-                        if record.value is None:
-                            self.data.pop(key, None)
-                        else:
-                            self.data[key] = orjson.loads(record.value)
-                for tp in list(remaining):
-                    if await consumer.position(tp) >= end[tp]:
-                        remaining.discard(tp)
+            count = await read_compacted(consumer, self.topic, apply)
         finally:
             await consumer.stop()
         log.info("ledger %s: %d records, %d keys", self.topic, count, len(self.data))

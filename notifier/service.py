@@ -17,16 +17,16 @@ import socket
 import time
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.structs import OffsetAndMetadata
 
-from gamsi.notifier.ack import acks_spec, parse_ack
+from gamsi.notifier.ack import parse_ack
 from gamsi.notifier.ack_api import start_ack_api
 from gamsi.notifier.channels import Channel, load_channel_types
 from gamsi.notifier.channels.console import ConsoleChannel
 from gamsi.notifier.channels.slack import SlackChannel
 from gamsi.notifier.deliveries import encode_delivery
-from gamsi.notifier.ledger import KafkaLedger, ledger_spec
+from gamsi.notifier.ledger import KafkaLedger
 from gamsi.notifier.options import get_int
 from gamsi.notifier.pipeline import Pipeline, PipelineOptions
 from gamsi.notifier.retry import RateLimiter, RetryPolicy
@@ -35,22 +35,10 @@ from gamsi.notifier.secrets import SecretError, Secrets
 from gamsi.schemas.codec import DecodeError, decode_severity_event, encode
 from gamsi.schemas.records import DeadLetter
 from gamsi.settings import ConfigError, Settings
-from gamsi.topics import TopicSpec, ensure_topics
+from gamsi.topics import ensure_topics, read_compacted
 
 log = logging.getLogger(__name__)
 LIMIT_KEYS = {"rate", "burst"}
-
-
-def notifier_topics(settings: Settings) -> list[TopicSpec]:
-    k, n = settings.kafka, settings.notifier
-    month = {"retention.ms": str(30 * 86400_000)}
-    return [
-        TopicSpec(k.events_topic, k.partitions, k.replication, month),
-        TopicSpec(k.deadletter_topic, 1, k.replication, month),
-        TopicSpec(n.delivery_topic, k.partitions, k.replication, month),
-        ledger_spec(settings),
-        acks_spec(settings),
-    ]
 
 
 def load_config(settings: Settings) -> RoutingConfig:
@@ -147,16 +135,12 @@ async def _follow_acks(consumer: AIOKafkaConsumer, pipeline: Pipeline) -> None:
 
 
 async def _replay_acks(consumer: AIOKafkaConsumer, topic: str, pipeline: Pipeline) -> None:
-    tp = TopicPartition(topic, 0)
-    consumer.assign([tp])
-    await consumer.seek_to_beginning(tp)
-    end = (await consumer.end_offsets([tp]))[tp]
-    while await consumer.position(tp) < end:
-        batch = await consumer.getmany(tp, timeout_ms=1000)
-        for record in batch.get(tp, []):
-            ack = parse_ack(record.value or b"")
-            if ack:
-                pipeline.acknowledge(ack["event_id"], ack["by"], float(ack["at"]))
+    def apply(record: ConsumerRecord[bytes, bytes]) -> None:
+        ack = parse_ack(record.value or b"")
+        if ack:
+            pipeline.acknowledge(ack["event_id"], ack["by"], float(ack["at"]))
+
+    await read_compacted(consumer, topic, apply)
 
 
 async def run_notifier(settings: Settings, stop: asyncio.Event | None = None) -> None:
@@ -169,7 +153,7 @@ async def run_notifier(settings: Settings, stop: asyncio.Event | None = None) ->
         handler.addFilter(redact)
     config = load_config(settings)
     channels, limiters = build_channels(config, settings, secrets)
-    await ensure_topics(settings, specs=notifier_topics(settings))
+    await ensure_topics(settings)
     producer = AIOKafkaProducer(
         bootstrap_servers=settings.kafka.bootstrap, acks="all", enable_idempotence=True
     )

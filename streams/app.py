@@ -26,7 +26,7 @@ from gamsi.schemas.codec import DecodeError, decode_metric_batch
 from gamsi.schemas.faust_codec import STATE_CODEC_NAME, register
 from gamsi.schemas.records import DeadLetter, MetricBatch, SeverityEvent
 from gamsi.settings import Settings
-from gamsi.topics import TopicSpec
+from gamsi.topics import ticks_topic
 
 log = logging.getLogger(__name__)
 
@@ -63,13 +63,6 @@ def configured_engine(settings: Settings) -> Engine:
     return RuleEngine(load_policy(s.policy_path or None, s.default_os))
 
 
-def ticks_topic_spec(settings: Settings) -> TopicSpec:
-    k = settings.kafka
-    return TopicSpec(
-        f"{settings.streams.app_id}-ticks", k.partitions, k.replication, {"retention.ms": "3600000"}
-    )
-
-
 def create_app(
     settings: Settings, engine: Engine | None = None, follow_policy_topic: bool = True
 ) -> faust.App:
@@ -99,7 +92,7 @@ def create_app(
         k.metrics_topic, key_serializer="raw", value_serializer="raw", partitions=k.partitions
     )
     ticks = app.topic(
-        ticks_topic_spec(settings).name,
+        ticks_topic(settings),
         key_serializer="raw",
         value_serializer="raw",
         partitions=k.partitions,

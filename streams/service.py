@@ -54,14 +54,14 @@ async def wait_for_departed_members(settings: Settings) -> None:
 def run_worker(settings: Settings, loglevel: str = "info") -> int:
     import faust
 
-    from gamsi.streams.app import create_app, ticks_topic_spec
+    from gamsi.streams.app import create_app
     from gamsi.streams.engine import Engine
     from gamsi.streams.policy.feed import current_policy
-    from gamsi.topics import ensure_topics, topic_specs, wait_for_kafka
+    from gamsi.topics import ensure_topics, wait_for_kafka
 
     async def prepare() -> Engine | None:
         await wait_for_kafka(settings.kafka.bootstrap, within=60)
-        await ensure_topics(settings, [*topic_specs(settings), ticks_topic_spec(settings)])
+        await ensure_topics(settings)
         await wait_for_departed_members(settings)
         applied = await current_policy(settings)
         return None if applied is None else Engine(applied[0])

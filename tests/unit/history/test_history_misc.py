@@ -10,8 +10,8 @@ from gamsi.history.cli import format_table
 from gamsi.history.reports import Window, quote
 from gamsi.history.schema import ddl
 from gamsi.history.store import masked
-from gamsi.history.writer import deliveries_topic, history_topic_specs
 from gamsi.settings import ConfigError, load_settings
+from gamsi.topics import deliveries_topic, topic_specs
 
 
 @pytest.mark.parametrize(
@@ -36,8 +36,7 @@ def test_deliveries_topic_prefers_history_then_notifier_then_default() -> None:
     assert deliveries_topic(s) == expected
     own = replace(s, history=replace(s.history, deliveries_topic="x.deliveries"))
     assert deliveries_topic(own) == "x.deliveries"
-    assert history_topic_specs(own)[-1].name == "x.deliveries"
-    assert [t.name for t in history_topic_specs(own)][:2] == ["gamsi.metrics", "gamsi.events"]
+    assert "x.deliveries" in [t.name for t in topic_specs(own)]
 
 
 def test_dsn_password_never_shown() -> None:
