@@ -175,4 +175,9 @@ class Agent:
 
 async def run_agent(settings: Settings, stop: asyncio.Event | None = None) -> None:
     """Run the collector until ``stop`` is set (forever if None)."""
+    c = settings.collector
+    log.info(
+        "collector %s: every %.3g s to %s (%s)",
+        *(c.host, c.interval, settings.kafka.bootstrap, settings.kafka.metrics_topic),
+    )
     await Agent(settings).run(stop or asyncio.Event())

@@ -3,68 +3,25 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import getpass
 import logging
-import signal
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
 from gamsi.cli import UserError, command
-from gamsi.settings import ConfigError, Settings, load_settings
+from gamsi.settings import Settings, load_settings
 
 log = logging.getLogger("gamsi.collector")
 
 
 def _run(args: argparse.Namespace, settings: Settings) -> int:
-    asyncio.run(_serve(args.config, settings))
-    return 0
-
-
-async def _serve(config: str | None, settings: Settings) -> None:
     """Run until SIGTERM/SIGINT; SIGHUP restarts the agent with the re-read configuration."""
     from gamsi.collector.agent import run_agent
+    from gamsi.runner import run_service
 
-    loop = asyncio.get_running_loop()
-    terminate = asyncio.Event()
-    reload = asyncio.Event()
-    stop = asyncio.Event()
-
-    def on_term() -> None:
-        terminate.set()
-        stop.set()
-
-    def on_hup() -> None:
-        reload.set()
-        stop.set()
-
-    loop.add_signal_handler(signal.SIGTERM, on_term)
-    loop.add_signal_handler(signal.SIGINT, on_term)
-    loop.add_signal_handler(signal.SIGHUP, on_hup)
-    try:
-        while True:
-            log.info(
-                "collector %s: every %.3g s to %s (%s)",
-                settings.collector.host,
-                settings.collector.interval,
-                settings.kafka.bootstrap,
-                settings.kafka.metrics_topic,
-            )
-            await run_agent(settings, stop)
-            if terminate.is_set() or not reload.is_set():
-                return
-            reload.clear()
-            stop.clear()
-            try:
-                settings = load_settings(config)
-                log.info("configuration reloaded")
-            except ConfigError as exc:
-                log.error("reload failed, keeping the running configuration: %s", exc)
-    finally:
-        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-            loop.remove_signal_handler(sig)
+    return run_service(run_agent, settings, reload=lambda: load_settings(args.config))
 
 
 def _once(args: argparse.Namespace, settings: Settings) -> int:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
-import signal
 import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -20,19 +18,12 @@ T = TypeVar("T")
 
 def _run(args: argparse.Namespace, settings: Settings) -> int:
     from gamsi.history.writer import run_history
-
-    async def main() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        await run_history(settings, stop)
+    from gamsi.runner import run_service
 
     try:
-        asyncio.run(main())
+        return run_service(run_history, settings)
     except OSError as exc:
         raise UserError(str(exc)) from None
-    return 0
 
 
 def _query(args: argparse.Namespace, settings: Settings) -> int:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import signal
 from typing import Any
 
 from gamsi.cli import UserError, command
@@ -14,17 +12,9 @@ from gamsi.settings import Settings
 
 def _run(args: argparse.Namespace, settings: Settings) -> int:
     from gamsi.notifier.service import run_notifier
+    from gamsi.runner import run_service
 
-    async def main() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            with contextlib.suppress(NotImplementedError):
-                loop.add_signal_handler(sig, stop.set)
-        await run_notifier(settings, stop)
-
-    asyncio.run(main())
-    return 0
+    return run_service(run_notifier, settings)
 
 
 def _check(args: argparse.Namespace, settings: Settings) -> int:

@@ -1,6 +1,6 @@
 """The agent against the real broker: live publishing, and an outage spooled and replayed.
 
-The outage test runs a broker of its own (LocalBroker on ports 39192/39193 in a
+The outage test runs a broker of its own (LocalBroker on free ports in a
 temporary data_dir) because it stops and restarts it.
 """
 
@@ -24,6 +24,7 @@ from gamsi.kafka_broker import LocalBroker
 from gamsi.schemas.codec import decode_metric_batch
 from gamsi.settings import Settings, load_settings
 from gamsi.topics import ensure_topics
+from tests.integration.kafka_io import free_port
 
 
 async def consume(settings: Settings, count: int, within: float) -> list[tuple[bytes, bytes]]:
@@ -73,16 +74,13 @@ async def test_agent_publishes_batches_the_stream_processor_can_read(
     assert batches[2].ts > batches[1].ts > batches[0].ts
 
 
-PORT = 39192
-
-
 def start_broker(broker: LocalBroker) -> None:
     """Start it through the CLI, as a user would (its Popen then lives in that process)."""
     env = {
         **os.environ,
         "GAMSI_PATHS_DATA_DIR": str(broker.settings.data_dir),
-        "GAMSI_BROKER_PORT": str(PORT),
-        "GAMSI_BROKER_CONTROLLER_PORT": str(PORT + 1),
+        "GAMSI_BROKER_PORT": str(broker.settings.broker.port),
+        "GAMSI_BROKER_CONTROLLER_PORT": str(broker.settings.broker.controller_port),
         "GAMSI_KAFKA_BOOTSTRAP": broker.bootstrap,
     }
     env.pop("GAMSI_CONFIG", None)
@@ -97,7 +95,7 @@ def own_broker(tmp_path: Path) -> Iterator[LocalBroker]:
     settings = replace(
         base,
         paths=replace(base.paths, data_dir=str(tmp_path / "broker")),
-        broker=replace(base.broker, port=PORT, controller_port=PORT + 1),
+        broker=replace(base.broker, port=free_port(), controller_port=free_port()),
     )
     broker = LocalBroker(settings)
     start_broker(broker)
