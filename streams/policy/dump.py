@@ -69,7 +69,12 @@ def policy_to_dict(policy: Policy) -> dict[str, Any]:
         "processors": {k: dict(v) for k, v in policy.processors.items()},
         "watches": [watch_to_dict(w, origin=True) for w in policy.watches],
         "overrides": [
-            {"watch": o.watch, "hosts": hosts_to_dict(o.hosts), "set": dict(o.changes)}
+            {
+                "watch": o.watch,
+                "hosts": hosts_to_dict(o.hosts),
+                "set": dict(o.changes),
+                **({"replace": list(o.replace)} if o.replace else {}),
+            }
             for o in policy.overrides
         ],
         "default_os": policy.default_os,

@@ -60,9 +60,10 @@ def _plain_base(current: Effective) -> bool:
 def _stack(watch: Watch, o: Override) -> tuple[Watch, str]:
     """Apply a second override on top of a first; keep the first if the mix is invalid."""
     from gamsi.streams.policy.dump import watch_to_dict
+    from gamsi.streams.policy.overrides import patch_watch
     from gamsi.streams.policy.watches import watch_from_dict
 
-    merged = {**watch_to_dict(watch, origin=True), **o.changes}
+    merged = patch_watch(watch_to_dict(watch, origin=True), o.changes, o.replace)
     try:
         return watch_from_dict(Reader(o.origin), merged, "set"), f"overridden by {o.origin}"
     except PolicyError as exc:

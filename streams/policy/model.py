@@ -121,6 +121,8 @@ class Watch:
 class Override:
     """Change some fields of a named watch for the hosts ``hosts`` selects.
 
+    ``changes`` is a patch: ``levels``, ``nodata`` and ``exclude`` merge into the
+    watch's unless ``replace`` names them (:mod:`gamsi.streams.policy.overrides`).
     ``variants`` maps the origin of each watch with that name to the watch with
     the changes applied; the loader validates every variant, so applying an
     override at match time can never fail.
@@ -131,6 +133,7 @@ class Override:
     changes: dict[str, object]
     origin: str
     variants: dict[str, Watch] = field(default_factory=dict, compare=False)
+    replace: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

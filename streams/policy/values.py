@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Iterable
 from typing import Any
 
+from gamsi.durations import format_duration, parse_duration
 from gamsi.streams.policy.errors import PolicyError
-
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
-_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
 
 
 class Reader:
@@ -73,19 +70,11 @@ class Reader:
         return value
 
     def duration(self, value: Any, path: str) -> float:
-        """Seconds as a number, or a string like ``90s``, ``5m``, ``1h``, ``1d``."""
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            seconds = float(value)
-        elif isinstance(value, str) and (m := _DURATION.match(value)):
-            seconds = float(m.group(1)) * _UNITS[m.group(2)]
-        else:
-            raise self.fail(
-                path,
-                f"expected a duration like 30s, 5m, 1h or a number of seconds, got {_show(value)}",
-            )
-        if not math.isfinite(seconds) or seconds < 0:
-            raise self.fail(path, f"expected a duration of at least 0 s, got {_show(value)}")
-        return seconds
+        """Seconds from a number or a string like ``90s``, ``5m``, ``1h`` (gamsi.durations)."""
+        try:
+            return parse_duration(value)
+        except ValueError as exc:
+            raise self.fail(path, str(exc)) from None
 
 
 def _join(path: str, key: str) -> str:
@@ -97,12 +86,5 @@ def _show(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def format_duration(seconds: float) -> str | float:
-    """The shortest exact unit form (``300`` → ``5m``) for dumps people read."""
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
-        if seconds and seconds % size == 0:
-            return f"{int(seconds // size)}{unit}"
-    return seconds
-
-
 join = _join
+__all__ = ["Reader", "format_duration", "join"]

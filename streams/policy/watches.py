@@ -18,7 +18,6 @@ WATCH_KEYS = (
     "name", "item", "instance", "exclude", "hosts", "levels", "duration", "count", "window",
     "aggregate", "hysteresis", "clear", "nodata", "enabled", "description", "origin",
 )  # fmt: skip
-OVERRIDABLE = tuple(k for k in WATCH_KEYS if k not in ("name", "item", "origin"))
 LEVEL_KEYS = ("op", "value", "recover")
 LEVEL_NAMES = tuple(s.name.lower() for s in Severity if s is not Severity.NORMAL)
 

@@ -41,6 +41,14 @@ CASES = [
     ("duplicate_watch", 5, "watches[1].name", "'cpu' is already watches[0]"),
     ("override_unknown_watch", 2, "overrides[0].watch", "'cpu-bussy' is none of: agent-silent"),
     ("override_bad_key", 3, "overrides[0].set.item", "unknown key 'item'"),
+    ("override_sets_hosts", 4, "overrides[0].set.hosts", "cannot change a watch's hosts"),
+    (
+        "override_replace_unmerged_key",
+        5,
+        "overrides[0].replace",
+        "expected keys of `set` that would merge (levels, nodata, exclude), got 'clear'",
+    ),
+    ("override_removes_every_level", 5, "overrides[0].set.levels", "at least one level"),
     (
         "override_invalid_combo",
         4,

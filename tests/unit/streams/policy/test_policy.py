@@ -76,7 +76,11 @@ def test_a_later_watch_with_the_same_name_replaces_the_default_for_its_hosts_onl
 def test_overrides_change_some_fields_for_some_hosts_and_say_so():
     policy = load_policy(SITE)
     batch = by_name(policy, "b-1", tags=["batch"])["cpu-busy"]
-    assert [(lv.severity, lv.threshold) for lv in batch.watch.levels] == [(Severity.DANGER, 99.0)]
+    # README's example: danger changes, caution stays (an override is a patch, issue 9 #14)
+    assert [(lv.severity, lv.threshold) for lv in batch.watch.levels] == [
+        (Severity.CAUTION, 85.0),
+        (Severity.DANGER, 99.0),
+    ]
     assert batch.watch.clear == 600.0
     assert batch.watch.window == 300.0
     assert batch.origins[-1] == f"overridden by {SITE}: overrides[0]"
