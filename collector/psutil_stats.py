@@ -33,13 +33,17 @@ _FILE_NR = "/proc/sys/fs/file-nr"
 
 
 def _cpu(t: object) -> CpuTimes:
+    # Overlaps are not copied twice: Linux counts guest inside user (kept as is,
+    # the cpu input knows), and Windows' kernel time (psutil's system) already
+    # includes interrupt and DPC time, so psutil's ``interrupt`` is not an irq
+    # field here (gopsutil#2125, perfmon: "DPC Time is a component of Privileged Time").
     return CpuTimes(
         user=t.user,  # type: ignore[attr-defined]
         system=t.system,  # type: ignore[attr-defined]
         idle=t.idle,  # type: ignore[attr-defined]
         nice=getattr(t, "nice", 0.0),
         iowait=getattr(t, "iowait", None),
-        irq=getattr(t, "irq", getattr(t, "interrupt", 0.0)),
+        irq=getattr(t, "irq", 0.0),
         softirq=getattr(t, "softirq", 0.0),
         steal=getattr(t, "steal", None),
         guest=getattr(t, "guest", 0.0),
@@ -113,7 +117,15 @@ class PsutilStats:
             try:
                 with proc.oneshot():
                     t = proc.cpu_times()
-                    out.append(ProcInfo(proc.name(), t.user + t.system, proc.memory_info().rss))
+                    out.append(
+                        ProcInfo(
+                            proc.name(),
+                            t.user + t.system,
+                            proc.memory_info().rss,
+                            proc.pid,
+                            proc.create_time(),  # cached by process_iter: no extra read
+                        )
+                    )
             except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
                 continue
         return out

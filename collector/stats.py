@@ -83,6 +83,8 @@ class ProcInfo(NamedTuple):
     name: str
     cpu_seconds: float  # user + system since the process started
     rss: int
+    pid: int | None = None  # with started: which process this is (None: unknown)
+    started: float | None = None  # creation time, so a reused pid is another process
 
 
 class FileHandles(NamedTuple):

@@ -1,6 +1,8 @@
+import math
+
 import pytest
 
-from gamsi.collector.rates import RateTracker
+from gamsi.collector.rates import CounterTracker, Deltas, RateTracker
 
 
 @pytest.mark.parametrize(
@@ -26,3 +28,34 @@ def test_forget_except_drops_vanished_keys() -> None:
     tracker.forget_except({"eth0"})
     assert tracker.rate("eth0", 20, 1.0) == 10.0
     assert tracker.rate("eth1", 20, 1.0) is None  # baseline was forgotten
+
+
+def test_a_group_restarts_when_any_counter_goes_back() -> None:
+    tracker = CounterTracker()
+    assert tracker.deltas("vda", {"ops": 10, "ms": 50}, 0.0) is None
+    assert tracker.deltas("vda", {"ops": 20, "ms": 40}, 1.0) is None  # ms went back
+    d = tracker.deltas("vda", {"ops": 25, "ms": 60}, 2.0)
+    assert d == Deltas({"ops": 5, "ms": 20}, 1.0)  # measured from the reset reading
+
+
+@pytest.mark.parametrize(
+    ("before", "after"),
+    [
+        ({"a": 1.0, "b": None}, {"a": 2.0, "b": 5.0}),  # a counter appeared
+        ({"a": 1.0, "b": 3.0}, {"a": 2.0, "b": None}),  # a counter vanished
+        ({"a": 1.0}, {"a": 2.0, "b": 5.0}),  # a new field
+        ({"a": 1.0}, {"a": math.nan}),  # not a number
+    ],
+)
+def test_a_group_that_cannot_be_compared_gives_nothing(
+    before: dict[str, float | None], after: dict[str, float | None]
+) -> None:
+    tracker = CounterTracker()
+    tracker.deltas("k", before, 0.0)
+    assert tracker.deltas("k", after, 1.0) is None
+
+
+def test_fields_the_platform_lacks_are_absent_from_the_deltas() -> None:
+    tracker = CounterTracker()
+    tracker.deltas("cpu", {"user": 1.0, "iowait": None}, 0.0)
+    assert tracker.deltas("cpu", {"user": 3.0, "iowait": None}, 2.0) == Deltas({"user": 2.0}, 2.0)
