@@ -18,7 +18,6 @@ public entry: the section classes and :class:`ConfigError` are re-exported from 
 from __future__ import annotations
 
 import os
-import tomllib
 import typing
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -26,8 +25,10 @@ from typing import Any
 
 from gamsi.collector.config import CollectorSettings
 from gamsi.config_fields import ConfigError, opt
+from gamsi.files import read_toml
 from gamsi.history.config import HistorySettings
 from gamsi.notifier.config import NotifierSettings
+from gamsi.remediator.config import RemediatorSettings
 from gamsi.streams.config import StreamsSettings
 
 CONFIG_ENV = "GAMSI_CONFIG"
@@ -96,6 +97,7 @@ class Settings:
     streams: StreamsSettings = field(default_factory=StreamsSettings)
     notifier: NotifierSettings = field(default_factory=NotifierSettings)
     history: HistorySettings = field(default_factory=HistorySettings)
+    remediator: RemediatorSettings = field(default_factory=RemediatorSettings)
 
     @property
     def data_dir(self) -> Path:
@@ -208,14 +210,8 @@ def load_settings(
         path or environ.get(CONFIG_ENV) or ("gamsi.toml" if Path("gamsi.toml").exists() else None)
     )
     if chosen:
-        file = Path(chosen)
-        try:
-            data = tomllib.loads(file.read_text())
-        except FileNotFoundError:
-            raise ConfigError(f"{file}: no such configuration file") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{file}: not valid TOML: {exc}") from None
-        settings = _apply(settings, data, str(file), from_env=False)
+        data = read_toml(chosen, "configuration file")
+        settings = _apply(settings, data, str(Path(chosen).expanduser()), from_env=False)
     return _apply(settings, _env_layer(environ), "environment", from_env=True)
 
 
@@ -253,6 +249,7 @@ __all__ = [
     "KafkaSettings",
     "NotifierSettings",
     "PathSettings",
+    "RemediatorSettings",
     "Settings",
     "StreamsSettings",
     "describe",

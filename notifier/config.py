@@ -8,9 +8,9 @@ Fields are documented by their ``help`` (docs/configuration.md is generated from
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
-from gamsi.config_fields import ConfigError, opt
+from gamsi.config_fields import opt
+from gamsi.files import read_secret_file
 
 
 @dataclass(frozen=True)
@@ -68,12 +68,5 @@ class NotifierSettings:
         if self.slack_token:
             return self.slack_token
         if self.slack_token_file:
-            path = Path(self.slack_token_file).expanduser()
-            try:
-                return path.read_text().strip().splitlines()[0]
-            except (OSError, IndexError) as exc:
-                raise ConfigError(
-                    f"[notifier] slack_token_file: cannot read a token from {path}: "
-                    f"{type(exc).__name__}"
-                ) from None
+            return read_secret_file(self.slack_token_file, "[notifier] slack_token_file")
         return ""

@@ -6,14 +6,11 @@ rest of Gamsi's configuration.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from gamsi.settings import ConfigError
-
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
-_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
+from gamsi import durations
+from gamsi.config_fields import ConfigError
 
 
 def check_keys(options: Mapping[str, Any], allowed: Iterable[str], where: str) -> None:
@@ -67,13 +64,8 @@ def get_str_list(options: Mapping[str, Any], key: str, where: str) -> list[str]:
 
 
 def parse_duration(value: Any, where: str) -> float:
-    """Seconds from 90, 1.5, '30s', '15m', '2h', '1d' or '250ms'."""
-    if isinstance(value, int | float) and not isinstance(value, bool) and value >= 0:
-        return float(value)
-    if isinstance(value, str):
-        m = _DURATION.match(value)
-        if m:
-            return float(m.group(1)) * _UNITS[m.group(2)]
-    raise ConfigError(
-        f"{where}: expected a duration such as 30s, 15m, 2h or seconds, got {value!r}"
-    )
+    """Seconds from 90, 1.5, '30s', '15m', '2h', '1d' or '250ms' (:mod:`gamsi.durations`)."""
+    try:
+        return durations.parse_duration(value)
+    except ValueError as exc:
+        raise ConfigError(f"{where}: {exc}") from None

@@ -2,9 +2,9 @@
 
 A channel option that is a secret (a token, a password) is given as ``<key>_env``
 (the name of an environment variable) or ``<key>_file`` (a file whose first line
-is the value). Every value resolved here is remembered so that :meth:`redact`
-(and the log filter built on it) can blank it out of any error text or log line
-before it leaves the process.
+is the value, read by :func:`gamsi.files.read_secret_file`). Every value resolved
+here is remembered so that :meth:`redact` (and the log filter built on it) can
+blank it out of any error text or log line before it leaves the process.
 """
 
 from __future__ import annotations
@@ -12,13 +12,15 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
+
+from gamsi.config_fields import ConfigError
+from gamsi.files import read_secret_file
 
 MASK = "***"
 
 
-class SecretError(ValueError):
+class SecretError(ConfigError):
     """A secret option is missing or unreadable; the message names where, never the value."""
 
 
@@ -49,14 +51,10 @@ class Secrets:
                 raise SecretError(f"{where}: {key}_env: environment variable {env_name} is empty")
             return self.add(value.strip())
         if file_name:
-            path = Path(str(file_name)).expanduser()
             try:
-                value = path.read_text().strip().splitlines()[0]
-            except (OSError, IndexError) as exc:
-                raise SecretError(
-                    f"{where}: {key}_file: cannot read a value from {path}: {type(exc).__name__}"
-                ) from None
-            return self.add(value)
+                return self.add(read_secret_file(str(file_name), f"{where}: {key}_file"))
+            except ConfigError as exc:
+                raise SecretError(str(exc)) from None
         if required:
             raise SecretError(f"{where}: expected {key}_env or {key}_file")
         return ""

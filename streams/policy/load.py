@@ -5,8 +5,8 @@ document), after the shipped OS defaults unless a document says
 ``use_defaults: false``. A later watch with the same name replaces an earlier one
 for the hosts it selects, so a user file can redefine ``disk-space`` for ``db-*``
 and keep the default everywhere else. Every error names the file, the line, the
-path to the key and what was expected; YAML keys given twice are errors too,
-because PyYAML would silently keep the last.
+path to the key and what was expected; YAML keys given twice are errors too
+(:mod:`gamsi.files` reads the YAML), because PyYAML would silently keep the last.
 """
 
 from __future__ import annotations
@@ -16,8 +16,7 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from gamsi.files import FileFormatError, parse_yaml, read_yaml
 from gamsi.streams.policy.errors import PolicyError
 from gamsi.streams.policy.model import HostSelector, Policy, Watch
 from gamsi.streams.policy.parse import policy_from_dict
@@ -25,29 +24,6 @@ from gamsi.streams.policy.values import Reader
 from gamsi.streams.policy.watches import watch_from_dict
 
 DEFAULT_OSES = ("linux", "windows", "darwin")
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
-def _lines(node: yaml.Node, path: str, out: dict[str, int], source: str) -> None:
-    """Map each key path to its line, rejecting duplicate keys on the way."""
-    if isinstance(node, yaml.MappingNode):
-        seen: set[str] = set()
-        for key_node, value_node in node.value:
-            key = str(key_node.value)
-            sub = f"{path}.{key}" if path else key
-            if key in seen:
-                raise PolicyError(
-                    source, sub, "expected each key once; this key is given twice",
-                    key_node.start_mark.line + 1,
-                )  # fmt: skip
-            seen.add(key)
-            out[sub] = key_node.start_mark.line + 1
-            _lines(value_node, sub, out, source)
-    elif isinstance(node, yaml.SequenceNode):
-        for i, child in enumerate(node.value):
-            sub = f"{path}[{i}]"
-            out[sub] = child.start_mark.line + 1
-            _lines(child, sub, out, source)
 
 
 def _with_line(exc: PolicyError, lines: dict[str, int]) -> PolicyError:
@@ -74,23 +50,10 @@ def read_documents(path: Path) -> list[tuple[str, Any, dict[str, int]]]:
         raise PolicyError(str(path), "", "expected a policy file or directory; it does not exist")
     docs = []
     for file in chosen:
-        text = file.read_text(encoding="utf-8")
-        try:
-            nodes = list(yaml.compose_all(text, Loader=_Loader))
-            datas = list(yaml.load_all(text, Loader=_Loader))
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            line = mark.line + 1 if mark else None
-            what = getattr(exc, "problem", None) or str(exc)
-            context = getattr(exc, "context", None)
-            detail = f"{context}: {what}" if context else what
-            raise PolicyError(str(file), "", f"expected valid YAML ({detail})", line) from None
-        for n, (node, data) in enumerate(zip(nodes, datas, strict=True)):
-            name = str(file) if len(nodes) == 1 else f"{file}#{n + 1}"
-            lines: dict[str, int] = {}
-            if node is not None:
-                _lines(node, "", lines, name)
-            docs.append((name, data, lines))
+        try:  # gamsi.files: duplicate keys rejected, every key path mapped to its line
+            docs += [(d.source, d.data, dict(d.lines)) for d in read_yaml(file, "policy file")]
+        except FileFormatError as exc:
+            raise PolicyError(exc.file, exc.key, exc.detail, exc.line) from None
     return docs
 
 
@@ -103,7 +66,7 @@ def load_defaults() -> Policy:
     for os_name in DEFAULT_OSES:
         resource = root.joinpath(f"{os_name}.yaml")
         source = f"defaults/{os_name}.yaml"
-        data = yaml.load(resource.read_text(encoding="utf-8"), Loader=_Loader)
+        data = parse_yaml(resource.read_text(encoding="utf-8"), source)[0].data
         policy, _ = policy_from_dict(data, source)
         for w in policy.watches:
             hosts = w.hosts if w.hosts.os else replace(w.hosts, os=(os_name,))
@@ -113,10 +76,17 @@ def load_defaults() -> Policy:
     return Policy(tuple(watches), (), processors, sources=tuple(sources))
 
 
-def load_policy(path: str | Path | None, os_name: str | None = None) -> Policy:
+def load_policy(
+    path: str | Path | None,
+    os_name: str | None = None,
+    lines: dict[str, dict[str, int]] | None = None,
+) -> Policy:
     """The policy at ``path`` (file or directory) or, with None, the OS defaults alone.
 
     ``os_name`` is the OS assumed for hosts whose collector does not say (``batch.os`` empty).
+    ``lines``, if given, receives each document's key-path → line map under its source
+    name, so later findings (:mod:`gamsi.streams.policy.checks`) can name the line too.
+    Raises :class:`PolicyError` naming the file, line, key path and what was expected.
     """
     defaults = load_defaults()
     if path is None or str(path) == "":
@@ -129,11 +99,13 @@ def load_policy(path: str | Path | None, os_name: str | None = None) -> Policy:
     watches, overrides = list(base.watches), list(base.overrides)
     processors = dict(base.processors)
     sources = list(base.sources)
-    for source, data, lines in docs:
+    for source, data, doc_lines in docs:
+        if lines is not None:
+            lines[source] = doc_lines
         try:
             policy, _ = policy_from_dict(data or {}, source, tuple(watches))
         except PolicyError as exc:
-            raise _with_line(exc, lines) from None
+            raise _with_line(exc, doc_lines) from None
         watches.extend(policy.watches)
         overrides.extend(policy.overrides)
         processors.update(policy.processors)

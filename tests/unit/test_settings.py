@@ -37,7 +37,8 @@ def test_environment_lists_are_comma_separated() -> None:
         ("unknown_section.toml", r"unknown section \[kafak\]; expected one of .*'kafka'"),
         ("wrong_type.toml", r"\[kafka\] partitions: expected int, got 'six'"),
         ("interval_too_small.toml", r"\[collector\] interval: expected at least 1.0 s, got 0.5"),
-        ("not_toml.toml", r"not valid TOML"),
+        ("not_toml.toml", r"not_toml.toml:1: expected valid TOML \("),
+        ("duplicate_key.toml", r"duplicate_key.toml:4: expected valid TOML \(Cannot overwrite"),
         ("tags_not_list.toml", r"\[collector\] tags: expected a list of strings"),
     ],
 )
@@ -70,7 +71,9 @@ def test_secrets_are_masked_and_read_from_files(tmp_path: Path) -> None:
 
 def test_unreadable_token_file_error_has_no_secret(tmp_path: Path) -> None:
     s = load_settings(environ={"GAMSI_NOTIFIER_SLACK_TOKEN_FILE": str(tmp_path / "none")})
-    with pytest.raises(ConfigError, match="slack_token_file: cannot read a token"):
+    with pytest.raises(
+        ConfigError, match="slack_token_file: cannot read a secret from .*none: FileNotFoundError"
+    ):
         s.notifier.resolved_slack_token()
 
 

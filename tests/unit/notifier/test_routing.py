@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -60,12 +61,14 @@ INVALID = [
     ("bad_hours.yaml", ["contacts[0].hours", "09:00-18:00", "'9 to 5'"]),
     ("bad_timezone.yaml", ["recipients.a.timezone", "'Korea/Seoul'", "IANA"]),
     ("bad_days.yaml", ["contacts[0].days", "'mon-fry'", "mon, tue"]),
-    ("bad_duration.yaml", ["routes[0].renotify_every", "'soon'", "15m"]),
+    ("bad_duration.yaml", [":6: routes[0].renotify_every", "'soon'", "30s, 5m"]),
     ("inline_secret.yaml", ["channels.s", "token", "token_env", "token_file"]),
     ("maintenance_no_scope.yaml", ["maintenance[0]", "hosts or tags"]),
     ("maintenance_end_before_start.yaml", ["maintenance[0].end", "after start"]),
     ("duplicate_route.yaml", ["routes[1].name", "duplicate", "'r'"]),
-    ("not_yaml.yaml", ["line 3", "not valid YAML"]),
+    ("not_yaml.yaml", [":3: expected valid YAML", "mapping values are not allowed"]),
+    ("duplicate_key.yaml", [":7: routes[0].match.hosts", "this key is given twice"]),
+    ("two_documents.yaml", [":5: expected one YAML document, found 2"]),
     ("unknown_channel_type.yaml", ["channels.c.type", "'pager'", "slack"]),
     ("sms_unknown_preset.yaml", ["channels.c", "preset", "'twillio'", "twilio, vonage"]),
 ]
@@ -93,6 +96,16 @@ def test_inline_secret_value_is_not_echoed() -> None:
 def test_every_invalid_fixture_is_tested() -> None:
     files = {p.name for p in (FIXTURES / "invalid").glob("*.yaml")}
     assert files == {name for name, _ in INVALID}
+
+
+@pytest.mark.parametrize(
+    ("name", "line"),
+    [("bad_days.yaml", 6), ("unknown_recipient.yaml", 5), ("maintenance_no_scope.yaml", 2)],
+)
+def test_errors_name_the_line_of_the_key(name: str, line: int) -> None:
+    path = FIXTURES / "invalid" / name
+    with pytest.raises(ConfigError, match=rf"^{re.escape(str(path))}:{line}: "):
+        load_routing(path)
 
 
 def test_missing_file() -> None:

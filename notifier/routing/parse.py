@@ -1,130 +1,35 @@
-"""The routing file: channels, recipients with their contacts, routes and maintenance windows.
+"""Parsing the routing file into :mod:`gamsi.notifier.routing.model`, strictly.
 
-YAML, validated strictly at load: an unknown key, a wrong type, a recipient or
-channel that does not exist is a :class:`ConfigError` naming the file, the key
-path and what was expected, the same contract as Gamsi's TOML settings. The
-structures here are plain frozen dataclasses; deciding who gets what is in
-:mod:`gamsi.notifier.route` and :mod:`gamsi.notifier.mute`.
+YAML, read by :func:`gamsi.files.read_yaml_document` (a key given twice is an
+error, a syntax error names its line) and validated at load: an unknown key, a
+wrong type, a recipient or channel that does not exist is a :class:`ConfigError`
+naming the file, the key path and what was expected, the same contract as
+Gamsi's TOML settings. Durations are read by :mod:`gamsi.durations`.
 """
 
 from __future__ import annotations
 
-import fnmatch
-from dataclasses import dataclass, field
+import re
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import yaml
-
+from gamsi.config_fields import ConfigError
+from gamsi.files import Document, read_yaml_document
 from gamsi.notifier.options import check_keys, get_bool, get_str, get_str_list, parse_duration
-from gamsi.notifier.schedule import Window, parse_instant, parse_window, parse_zone
-from gamsi.schemas.records import Severity, SeverityEvent
-from gamsi.settings import ConfigError
+from gamsi.notifier.routing.model import (
+    Contact,
+    Escalation,
+    Maintenance,
+    Match,
+    Recipient,
+    Route,
+    RoutingConfig,
+)
+from gamsi.notifier.schedule import parse_instant, parse_window, parse_zone
+from gamsi.schemas.records import Severity
 
-UTC = ZoneInfo("UTC")
 TOP_KEYS = {"defaults", "channels", "recipients", "routes", "maintenance"}
-
-
-@dataclass(frozen=True)
-class Contact:
-    """One way to reach a recipient: a channel, an address, when and for which severities."""
-
-    channel: str
-    to: str
-    window: Window | None = None
-    severities: frozenset[int] | None = None
-
-    def takes(self, severity: int, ts: float) -> bool:
-        if self.severities is not None and severity not in self.severities:
-            return False
-        return self.window is None or self.window.active(ts)
-
-
-@dataclass(frozen=True)
-class Recipient:
-    """A person or a team; a team's members are other recipients, expanded when routing."""
-
-    name: str
-    contacts: tuple[Contact, ...] = ()
-    members: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class Match:
-    """What a route takes; every given condition must hold (globs for names)."""
-
-    min_severity: int = 0
-    watches: tuple[str, ...] = ()
-    items: tuple[str, ...] = ()
-    hosts: tuple[str, ...] = ()
-    tags: tuple[str, ...] = ()
-
-    def matches(self, event: SeverityEvent) -> bool:
-        level = event.previous if event.transition == "recover" else event.severity
-        if level < self.min_severity:
-            return False
-        return (
-            _globs(self.watches, event.watch)
-            and _globs(self.items, event.item)
-            and _globs(self.hosts, event.host)
-            and (not self.tags or bool(set(self.tags) & set(event.tags)))
-        )
-
-
-@dataclass(frozen=True)
-class Escalation:
-    after: float
-    recipients: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class Route:
-    name: str
-    match: Match
-    recipients: tuple[str, ...]
-    notify_recovery: bool = True
-    renotify_every: float = 0.0
-    group_window: float | None = None
-    escalations: tuple[Escalation, ...] = ()
-    stop: bool = False
-
-
-@dataclass(frozen=True)
-class Maintenance:
-    """Suppresses notifications for matching hosts while active (one-off or recurring)."""
-
-    name: str
-    hosts: tuple[str, ...] = ()
-    tags: tuple[str, ...] = ()
-    start: float | None = None
-    end: float | None = None
-    window: Window | None = None
-
-    def covers(self, event: SeverityEvent, ts: float) -> bool:
-        if not (_globs(self.hosts, event.host) if self.hosts else False) and not (
-            set(self.tags) & set(event.tags)
-        ):
-            return False
-        if self.window is not None:
-            return self.window.active(ts)
-        return (self.start or 0.0) <= ts < (self.end or float("inf"))
-
-
-@dataclass(frozen=True)
-class RoutingConfig:
-    channels: dict[str, dict[str, Any]]
-    recipients: dict[str, Recipient]
-    routes: tuple[Route, ...]
-    maintenance: tuple[Maintenance, ...] = ()
-    source: str = "<built-in>"
-    group_window: float | None = None
-    renotify_every: float = 0.0
-    timezone: ZoneInfo = field(default=UTC)
-
-
-def _globs(patterns: tuple[str, ...], value: str) -> bool:
-    return not patterns or any(fnmatch.fnmatchcase(value, p) for p in patterns)
 
 
 def _mapping(value: Any, where: str) -> dict[str, Any]:
@@ -335,23 +240,27 @@ def parse_routing(data: Any, source: str) -> RoutingConfig:
 
 
 def load_routing(path: str | Path) -> RoutingConfig:
-    file = Path(path).expanduser()
+    """The routing file at ``path``, validated; raises :class:`ConfigError` ``FILE:LINE: ...``.
+
+    Every error names the file, and the line of the key it is about when that key is
+    in the file (a missing key: the line of the nearest enclosing one).
+    """
+    doc = read_yaml_document(path, "routing file")
     try:
-        data = yaml.safe_load(file.read_text())
-    except FileNotFoundError:
-        raise ConfigError(f"{file}: no such routing file") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f" line {mark.line + 1}" if mark is not None else ""
-        raise ConfigError(f"{file}:{line} not valid YAML: {getattr(exc, 'problem', exc)}") from None
-    return parse_routing(data, str(file))
+        return parse_routing(doc.data, doc.source)
+    except ConfigError as exc:
+        raise ConfigError(_with_line(str(exc), doc)) from None
 
 
-def default_routing(slack: bool) -> RoutingConfig:
-    """No routing file: every event (and its recovery) to Slack if a token is set, else console."""
-    channel = "slack" if slack else "console"
-    return RoutingConfig(
-        channels={channel: {"type": channel}},
-        recipients={"default": Recipient("default", (Contact(channel, ""),))},
-        routes=(Route("default", Match(min_severity=0), ("default",)),),
-    )
+_KEY_PATH = re.compile(r"[\w.\[\]-]+")
+
+
+def _with_line(message: str, doc: Document) -> str:
+    """``FILE: PATH...`` → ``FILE:LINE: PATH...`` using the document's key-path lines."""
+    prefix = f"{doc.source}: "
+    if not message.startswith(prefix):
+        return message
+    rest = message[len(prefix) :]
+    path = _KEY_PATH.match(rest)
+    line = doc.line_of(path.group(0)) if path else None
+    return f"{doc.source}:{line}: {rest}" if line else message
