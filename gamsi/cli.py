@@ -30,8 +30,10 @@ STAGE_COMMANDS = (
     "gamsi.streams.policy.cli",
     "gamsi.notifier.cli",
     "gamsi.history.cli",
+    "gamsi.remediator.cli",
     "gamsi.supervisor",
     "gamsi.events_tail",
+    "gamsi.web.cli",
 )
 
 

@@ -78,6 +78,10 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
         TopicSpec(ticks_topic(settings), keyed, r, {"retention.ms": str(3600_000)}),
         TopicSpec(k.deadletter_topic, 1, r, days(30)),
         TopicSpec(deliveries_topic(settings), keyed, r, days(30)),
+        # Recovery commands keyed by host (each agent reads its host's partition alone; a
+        # command expires within minutes) and every remediation decision and result.
+        TopicSpec(settings.remediator.commands_topic, keyed, r, days(1)),
+        TopicSpec(settings.remediator.results_topic, keyed, r, days(30)),
         # One partition, compacted: read whole by every reader; the latest value per key wins.
         TopicSpec(k.policies_topic, 1, r, compact),
         TopicSpec(n.acks_topic, 1, r, compact),
@@ -114,6 +118,18 @@ async def ensure_topics(settings: Settings) -> list[str]:
         await admin.close()
 
 
+async def all_partitions(consumer: AIOKafkaConsumer, topic: str) -> list[TopicPartition]:
+    """Every partition of ``topic``, from a fresh metadata request.
+
+    A consumer without a subscription knows no partitions until it asks, and
+    ``consumer.topics()`` does not keep the answer; aiokafka (pinned <0.15) has no
+    public call that does, so the client's own metadata fetch is used.
+    """
+    cluster = await consumer._client.fetch_all_metadata()
+    parts = cluster.partitions_for_topic(topic) or {0}
+    return [TopicPartition(topic, p) for p in sorted(parts)]
+
+
 async def read_compacted(
     consumer: AIOKafkaConsumer,
     topic: str,
@@ -133,8 +149,7 @@ async def read_compacted(
     until what was there at start has been applied. ``on_record`` may be a plain
     function or a coroutine function; a tombstone has ``record.value is None``.
     """
-    parts = consumer.partitions_for_topic(topic) or {0}
-    partitions = [TopicPartition(topic, p) for p in sorted(parts)]
+    partitions = await all_partitions(consumer, topic)
     consumer.assign(partitions)
     await consumer.seek_to_beginning(*partitions)
     end = await consumer.end_offsets(partitions)
