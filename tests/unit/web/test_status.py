@@ -93,6 +93,7 @@ def test_terminal_table_names_levels_so_colour_is_not_the_only_signal() -> None:
     st.apply(ev("<script>x", 4, 10.0, item="cpu.util"))
     text = render(st, st.select(Filters(min_severity=1)), colour=False, shown_all=False)
     assert "urgent 긴급 1" in text.splitlines()[0]
-    assert "urgent 긴급" in text and "<script>x" in text
+    assert "urgent 긴급" in text
+    assert "<script>x" in text
     assert "\x1b[" not in text
     assert "every watched item is normal" in render(FleetStatus(), [], False, False)
