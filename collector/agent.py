@@ -29,6 +29,11 @@ log = logging.getLogger("gamsi.collector.agent")
 RETRY_DELAY = 1.0
 """Seconds between delivery attempts while Kafka is unreachable."""
 
+KAFKA_LOG_PERIOD = 60.0
+"""aiokafka logs an ERROR per retry while the broker is away (17,953 lines in a 135 s
+outage): each kind of its messages is let through once per this many seconds, with a
+count of the rest (:mod:`gamsi.logs`). The agent itself logs one line per state change."""
+
 
 def spool_dir(settings: Settings) -> Path:
     return Path(settings.collector.spool_dir or settings.data_dir / "spool").expanduser()
@@ -72,6 +77,7 @@ class Agent:
         self.os = self.collector.stats.os()
         self._queue: asyncio.Queue[MetricBatch | None] = asyncio.Queue()
         self._queued = asyncio.Event()  # set by the tick loop: wakes a paused sender
+        self._offline_since: float | None = None  # monotonic time of the first failed delivery
 
     def tick(self, now: float) -> MetricBatch:
         """Collect once; ``now`` is monotonic (for rates), the batch carries wall time."""
@@ -98,10 +104,16 @@ class Agent:
             self._spool_queued()
             await self.publisher.close()
             self.collector.close()
+            log.info(
+                "collector stopped at seq %d; %d batches in the spool %s",
+                *(self.seq, len(self.spool), self.spool.directory),
+            )
 
     async def _ensure_topics(self) -> None:
-        from gamsi.topics import ensure_topics
+        from gamsi.logs import rate_limit
+        from gamsi.topics import ensure_topics  # imports the last of aiokafka's loggers
 
+        rate_limit("aiokafka", KAFKA_LOG_PERIOD)
         try:
             await asyncio.wait_for(ensure_topics(self.settings), self.config.publish_timeout)
         except Exception as exc:  # Kafka down at boot is normal for an agent: the spool covers it
@@ -149,9 +161,17 @@ class Agent:
         try:
             await self.publisher.publish(key, value)
         except PublishError as exc:
-            if not len(self.spool):
+            if self._offline_since is None:  # one line per state change, not per retry
+                self._offline_since = time.monotonic()
                 log.warning("%s; spooling to %s", exc, self.spool.directory)
             return False
+        if self._offline_since is not None:
+            log.info(
+                "Kafka takes batches again after %.0f s; %d batches in the spool to replay",
+                time.monotonic() - self._offline_since,
+                len(self.spool),
+            )
+            self._offline_since = None
         return True
 
     async def _pause(self) -> bool:
@@ -173,11 +193,23 @@ class Agent:
         return True
 
 
+class _Process:
+    """What outlives one Agent in this process: a SIGHUP reload builds a new Agent, but it
+    is the same run, so its seq continues (a run's seq never repeats)."""
+
+    next_seq = 0
+
+
 async def run_agent(settings: Settings, stop: asyncio.Event | None = None) -> None:
-    """Run the collector until ``stop`` is set (forever if None)."""
+    """Run the collector until ``stop`` is set (forever if None); seq continues across calls."""
     c = settings.collector
     log.info(
         "collector %s: every %.3g s to %s (%s)",
         *(c.host, c.interval, settings.kafka.bootstrap, settings.kafka.metrics_topic),
     )
-    await Agent(settings).run(stop or asyncio.Event())
+    agent = Agent(settings)
+    agent.seq = _Process.next_seq
+    try:
+        await agent.run(stop or asyncio.Event())
+    finally:
+        _Process.next_seq = agent.seq

@@ -49,3 +49,34 @@ async def test_tick_builds_one_batch_with_host_seq_and_tags(
 )
 def test_ticks_stay_on_the_grid(now: float, expected: float) -> None:
     assert next_deadline(100.0, 1.0, now) == pytest.approx(expected)
+
+
+class FlakyPublisher:
+    """Refuses the first ``failures`` batches, then takes every one."""
+
+    def __init__(self, failures: int) -> None:
+        self.failures = failures
+
+    async def publish(self, key: bytes, value: bytes) -> None:
+        from gamsi.collector.publisher import PublishError
+
+        if self.failures:
+            self.failures -= 1
+            raise PublishError("Kafka at 127.0.0.1:1 did not acknowledge within 5 s")
+
+    async def close(self) -> None:
+        pass
+
+
+async def test_an_outage_logs_one_line_when_it_starts_and_one_when_it_ends(
+    settings: Settings, linux: ReplayStats, caplog: pytest.LogCaptureFixture
+) -> None:
+    agent = Agent(settings, stats=linux, publisher=FlakyPublisher(50))  # type: ignore[arg-type]
+    agent.spool.append(b"web-1", b"from a previous run")  # a spool left over is no excuse
+    with caplog.at_level("INFO", logger="gamsi.collector.agent"):
+        results = [await agent._deliver(b"web-1", b"batch") for _ in range(52)]
+    assert results == [False] * 50 + [True, True]
+    lines = [r.getMessage() for r in caplog.records if r.name == "gamsi.collector.agent"]
+    assert len(lines) == 2, lines
+    assert lines[0].startswith("Kafka at 127.0.0.1:1 did not acknowledge within 5 s; spooling")
+    assert lines[1].startswith("Kafka takes batches again after ")
