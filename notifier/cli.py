@@ -35,10 +35,36 @@ def _check(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _ack(args: argparse.Namespace, settings: Settings) -> int:
-    from gamsi.notifier.ack import acknowledge
+    from gamsi.notifier.ack import AckError, acknowledge, list_acks, withdraw
 
-    record = asyncio.run(acknowledge(settings, args.event, args.by, args.comment))
+    chosen = [x for x in (args.event, args.undo) if x] + (["--list"] if args.list else [])
+    if len(chosen) != 1:
+        raise UserError("give one of: EVENT_ID, --list, --undo EVENT_ID")
+    try:
+        if args.list:
+            return _print_acks(asyncio.run(list_acks(settings)))
+        if args.undo:
+            record = asyncio.run(withdraw(settings, args.undo, args.by))
+            print(f"acknowledgement of {record['event_id']}'s problem withdrawn")
+            return 0
+        record = asyncio.run(acknowledge(settings, args.event, args.by, args.comment))
+    except AckError as exc:
+        raise UserError(str(exc)) from None
     print(f"acknowledged {record['event_id']} as {record['by']}")
+    return 0
+
+
+def _print_acks(acks: list[tuple[Any, dict[str, Any]]]) -> int:
+    import datetime as dt
+
+    if not acks:
+        print("no open problem is acknowledged")
+    for problem, record in acks:
+        e = problem.event
+        at = dt.datetime.fromtimestamp(float(record["at"]), dt.UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+        what = e.item + (f"[{e.instance}]" if e.instance else "")
+        note = f": {record['comment']}" if record.get("comment") else ""
+        print(f"{record['event_id']}  {e.host} {what} [{e.watch}]  by {record['by']} at {at}{note}")
     return 0
 
 
@@ -50,6 +76,8 @@ def add_commands(sub: Any) -> None:
     check = command(nsub, "check", _check, "validate a routing file and its channels' secrets")
     check.add_argument("file", nargs="?", help="routing file (default: [notifier] routing_file)")
     ack = command(sub, "ack", _ack, "acknowledge a problem: stops re-notification and escalation")
-    ack.add_argument("event", help="the event id shown in the notification")
+    ack.add_argument("event", nargs="?", help="the event id shown in the notification")
+    ack.add_argument("--list", action="store_true", help="list the acknowledged open problems")
+    ack.add_argument("--undo", metavar="EVENT_ID", help="withdraw the acknowledgement")
     ack.add_argument("--by", default="", help="who acknowledges (default: your user name)")
     ack.add_argument("--comment", default="", help="a note shown with the acknowledgement")

@@ -1,20 +1,81 @@
-"""The delivery log: one record per delivery outcome, for ClickHouse's ``deliveries`` table.
+"""Deliveries and the delivery log.
 
-Keys are exactly the table's columns plus ``v`` and ``kind``; the history writer
-stores them as they are. Results: ``sent``, ``failed``, ``suppressed`` (a
-maintenance window) and ``deduplicated`` (the ledger says it already went out).
+A *delivery* (docs/glossary.md) is one event for one contact of one recipient on
+one route: the unit the notifier sends, deduplicates and logs. Its idempotency
+key names exactly that (plus the lifecycle step of a follow-up), so "sent once per
+route and recipient" is a set-membership test in the ledger.
+
+The delivery log is one record per delivery outcome, for ClickHouse's
+``deliveries`` table. Keys are exactly the table's columns plus ``v`` and
+``kind``; the history writer stores them as they are. Results: ``sent``,
+``failed``, ``suppressed`` (a maintenance window) and ``deduplicated`` (the
+ledger says it already went out).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import orjson
 
-from gamsi.notifier.targets import Target
-from gamsi.schemas.records import SCHEMA_VERSION
+from gamsi.notifier.routing import Contact, Route
+from gamsi.schemas.records import SCHEMA_VERSION, SeverityEvent
 
 RESULTS = ("sent", "failed", "suppressed", "deduplicated")
+
+Told = tuple[str, str, str, str]
+"""Who was told about a problem: (route name, recipient name, channel name, address)."""
+
+
+def problem_key(event: SeverityEvent) -> str:
+    """One problem = one watch on one host's item instance; its transitions share a thread."""
+    return f"{event.host}|{event.watch}|{event.item}|{event.instance}"
+
+
+def thread_key(problem: str, told: Told) -> str:
+    """Ledger key part under which the first message of ``problem`` to ``told``'s contact
+    is remembered (its channel reference: the thread later messages go to)."""
+    route, _recipient, channel, to = told
+    return f"{problem}:{route}:{channel}:{to}"
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One event for one contact of one recipient on one route.
+
+    ``kind`` is the message kind (raise, escalate, deescalate, recover, renotify,
+    escalation); ``step`` names a follow-up (``renotify:3``, ``escalation:0``).
+    """
+
+    event: SeverityEvent
+    route: Route
+    recipient: str
+    contact: Contact
+    kind: str
+    step: str = ""
+
+    @property
+    def key(self) -> str:
+        """The idempotency key: ``event_id:route:recipient:channel[:step]``."""
+        base = f"{self.event.event_id}:{self.route.name}:{self.recipient}:{self.contact.channel}"
+        return f"{base}:{self.step}" if self.step else base
+
+    @property
+    def told(self) -> Told:
+        """This delivery's entry in its problem's set of who was told."""
+        return (self.route.name, self.recipient, self.contact.channel, self.contact.to)
+
+    @property
+    def thread_key(self) -> str:
+        """Where the first message of this problem for this contact is remembered."""
+        return thread_key(problem_key(self.event), self.told)
+
+    @property
+    def group_key(self) -> tuple[str, str, str, str, str]:
+        """Deliveries with the same group key can go out as one message (the storm window)."""
+        c = self.contact
+        return (self.route.name, self.recipient, c.channel, c.to, self.kind)
 
 
 class DeliverySink(Protocol):
@@ -22,25 +83,26 @@ class DeliverySink(Protocol):
 
 
 def delivery_record(
-    target: Target, result: str, attempts: int, error: str, ts: float
+    delivery: Delivery, result: str, attempts: int, error: str, ts: float
 ) -> dict[str, Any]:
+    """The delivery-log record of one outcome; raises ValueError for an unknown result."""
     if result not in RESULTS:
         raise ValueError(f"unknown delivery result {result!r}")
-    e = target.event
-    recipient = target.recipient + (f" <{target.contact.to}>" if target.contact.to else "")
+    e = delivery.event
+    to = delivery.contact.to
     return {
         "v": SCHEMA_VERSION,
         "kind": "delivery",
         "ts": ts,
         "event_id": e.event_id,
-        "route": target.route.name,
-        "channel": target.contact.channel,
-        "recipient": recipient,
+        "route": delivery.route.name,
+        "channel": delivery.contact.channel,
+        "recipient": delivery.recipient + (f" <{to}>" if to else ""),
         "host": e.host,
         "item": e.item,
         "instance": e.instance,
         "severity": int(e.severity),
-        "transition": target.step.split(":")[0] if target.step else e.transition,
+        "transition": delivery.step.split(":")[0] if delivery.step else e.transition,
         "result": result,
         "attempts": attempts,
         "error": error,

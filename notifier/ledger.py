@@ -3,9 +3,10 @@
 Why a topic: the notifier must survive SIGKILL without sending twice or losing
 anything, and Kafka is the one durable store every Gamsi process already has.
 The ledger is a key/value map (``sent:<key>``, ``pending:<key>``,
-``thread:<key>``, ``problem:<key>``) written with ``acks=all`` *before* the
-consumer commits its offset, and read back whole at start. Compaction keeps the
-latest value per key; a ``None`` value is a tombstone.
+``thread:<key>``, ``problem:<key>`` — open problems and who was told about them —
+and ``held:<occurrence>`` — recoveries held back by maintenance) written with
+``acks=all`` *before* the consumer commits its offset, and read back whole at
+start. Compaction keeps the latest value per key; a ``None`` value is a tombstone.
 
 :class:`MemoryLedger` is the same map without Kafka, for the pure pipeline's unit
 tests; the service uses :class:`KafkaLedger`.
@@ -56,6 +57,38 @@ class MemoryLedger:
                 self.data[key] = value
 
 
+async def read_map(settings: Settings, topic: str, into: dict[str, dict[str, Any]]) -> int:
+    """Read a compacted topic of JSON objects (the ledger, the acks) into ``into``, latest
+    value per key, tombstones removing it; returns the records read. A value that is not a
+    JSON object is skipped (with a warning), never fatal."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.kafka.bootstrap,
+        enable_auto_commit=False,
+        group_id=None,
+        isolation_level="read_committed",
+    )
+    await consumer.start()
+
+    def apply(record: ConsumerRecord[bytes, bytes]) -> None:
+        key = record.key.decode("utf-8", "replace") if record.key else ""
+        if record.value is None:
+            into.pop(key, None)
+            return
+        try:
+            value = orjson.loads(record.value)
+        except orjson.JSONDecodeError:
+            value = None
+        if isinstance(value, dict):
+            into[key] = value
+        else:
+            log.warning("%s@%d: not a JSON object, skipped", topic, record.offset)
+
+    try:
+        return await read_compacted(consumer, topic, apply)
+    finally:
+        await consumer.stop()
+
+
 class KafkaLedger(MemoryLedger):
     """The in-memory map, loaded from and written through to the ledger topic."""
 
@@ -67,25 +100,7 @@ class KafkaLedger(MemoryLedger):
 
     async def load(self) -> int:
         """Read the topic from the beginning to its current end; returns the records read."""
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=self._settings.kafka.bootstrap,
-            enable_auto_commit=False,
-            group_id=None,
-            isolation_level="read_committed",
-        )
-        await consumer.start()
-
-        def apply(record: ConsumerRecord[bytes, bytes]) -> None:
-            key = record.key.decode() if record.key else ""
-            if record.value is None:
-                self.data.pop(key, None)
-            else:
-                self.data[key] = orjson.loads(record.value)
-
-        try:
-            count = await read_compacted(consumer, self.topic, apply)
-        finally:
-            await consumer.stop()
+        count = await read_map(self._settings, self.topic, self.data)
         log.info("ledger %s: %d records, %d keys", self.topic, count, len(self.data))
         return count
 

@@ -1,6 +1,6 @@
 """The mute stage: maintenance windows that cover a host or tag suppress its notifications.
 
-Suppressed targets are not dropped silently: the pipeline records each one in the
+Suppressed deliveries are not dropped silently: the pipeline records each one in the
 delivery log with result ``suppressed`` and the window's name as the error text,
 so "why did nobody hear about it" has an answer.
 """

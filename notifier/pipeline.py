@@ -5,15 +5,21 @@ per event *and* route *and* recipient, so deduplication can only run once the
 route stage has named them; maintenance runs after routing so that every
 suppressed delivery is logged with the route and recipient it would have gone to.
 
+Who is told, as a whole (docs/notifications.md, "Lifecycle of a problem"):
+
+- raises and escalations go where the routes send them now (severities, hours);
+  re-notifications and escalation steps likewise, from :meth:`Pipeline.tick`;
+- every contact a message about a problem goes to joins the problem's ``told``
+  set; de-escalations and the recovery go to exactly that set, whatever the
+  contacts' filters say now — never to a contact that did not hear of it;
+- maintenance covers every path that sends: a new event, a re-notification, an
+  escalation step (which then fires when the window ends). A recovery it
+  suppresses for a contact that was told is held and delivered when it ends.
+
 The pipeline never reads the wall clock (``now`` is passed in) and talks to Kafka
 only through the :class:`Ledger` and :class:`DeliverySink` it is given, so the
 whole chain is unit-tested in memory and the service wires it to the broker.
-
-Exactly-once per target: before a send the ledger gets ``pending:<key>``; after
-it, ``sent:<key>``; only then does the caller commit the consumer offset. After a
-crash, a target with ``sent`` is skipped; one with only ``pending`` is checked
-with the channel when the channel can tell (Slack: message metadata), and sent
-again otherwise (the one remaining window, documented in docs/notifications.md).
+Sending, the ledger's markers and exactly-once are in :mod:`gamsi.notifier.outbox`.
 """
 
 from __future__ import annotations
@@ -22,20 +28,19 @@ import asyncio
 import logging
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from gamsi.notifier.channels import Channel, ChannelError, Receipt
-from gamsi.notifier.deliveries import DeliverySink, delivery_record
+from gamsi.notifier.channels import Channel
+from gamsi.notifier.deliveries import Delivery, DeliverySink, Told, thread_key
 from gamsi.notifier.group import Group, Grouper
-from gamsi.notifier.ledger import Ledger, Value
-from gamsi.notifier.lifecycle import ProblemBook
-from gamsi.notifier.message import Notification
+from gamsi.notifier.ledger import Ledger
+from gamsi.notifier.lifecycle import Problem, ProblemBook
 from gamsi.notifier.mute import muted_by
-from gamsi.notifier.retry import RateLimiter, RetryPolicy, Sleep, deliver
-from gamsi.notifier.route import route_event
-from gamsi.notifier.routing import RoutingConfig
-from gamsi.notifier.targets import Target, problem_key
+from gamsi.notifier.outbox import Outbox
+from gamsi.notifier.retry import RateLimiter, RetryPolicy, Sleep
+from gamsi.notifier.route import FOLLOWS, kind_of, route_event, to_told
+from gamsi.notifier.routing import Maintenance, RoutingConfig
 from gamsi.schemas.records import SeverityEvent
 
 log = logging.getLogger(__name__)
@@ -60,66 +65,115 @@ class Pipeline:
         sleep: Sleep = asyncio.sleep,
     ) -> None:
         self.config = config
-        self.channels = channels
-        self.limiters = limiters
         self.ledger = ledger
         self.sink = sink
         self.options = options or PipelineOptions()
-        self.sleep = sleep
         self.book = ProblemBook()
         self.grouper = Grouper()
+        self.outbox = Outbox(
+            channels, limiters, ledger, self.book, self.options.policy, sleep,
+            self.options.dashboard_url,
+        )  # fmt: skip
         self._outstanding: Counter[Any] = Counter()
         self._finished: list[Any] = []
-        self._records: list[dict[str, Any]] = []
-        self._writes: dict[str, Value] = {}
-        self._closed_acks: dict[str, str] = {}
-        for key, body in ledger.items("problem:"):
-            self.book.load(key.removeprefix("problem:"), body)
+        for prefix in ("problem:", "held:"):
+            for key, body in ledger.items(prefix):
+                self.book.load(key, body)
 
     # -- intake -------------------------------------------------------------------
 
     def accept(self, event: SeverityEvent, ref: Any, now: float) -> None:
-        """Route one event and buffer its targets; ``ref`` is reported done once all went out."""
+        """Route one event and buffer its deliveries; ``ref`` is reported done once all went out."""
         problem = self.book.find(event)
-        escalated = dict(problem.escalated) if problem else {}
-        self.book.apply(event, now)
-        if event.transition == "recover" and problem is not None and problem.acked_by:
-            self._closed_acks[problem.key] = problem.acked_by
-        targets = route_event(self.config, event, now, escalated)
+        if problem is not None and not event.item and problem.event.item:
+            event = replace(event, item=problem.event.item)  # an old worker's policy recovery
+        deliveries = self._deliveries(event, problem, now)
+        current = self.book.apply(event, now)
         window = muted_by(self.config, event, now)
-        for target in targets:
-            if window:
-                self._record(target, "suppressed", 0, f"maintenance {window.name}", now)
-            elif self.ledger.get(f"sent:{target.key}"):
-                self._record(target, "deduplicated", 0, "", now)
+        owed: list[Told] = []
+        for d in deliveries:
+            if window is not None:
+                held = d.kind == "recover" and problem is not None
+                if held:
+                    owed.append(d.told)
+                self._suppressed(d, window, now, held)
+            elif self.outbox.was_sent(d):
+                self.outbox.record(d, "deduplicated", 0, "", now)
             else:
-                self._buffer(target, ref, now)
+                self._buffer(d, ref, now)
+                if current is not None and d.kind not in FOLLOWS:
+                    self.book.tell(current, d.told)
+                if d.kind == "recover" and current is not None:
+                    self.outbox.acked[d.key] = current.acked_by
+        if problem is not None and kind_of(event) == "recover":
+            if owed:
+                self.book.hold(problem, event, owed)
+            self._forget_threads(problem, {d.told for d in deliveries})
         if self._outstanding[ref] == 0:
             self._finished.append(ref)
 
-    def acknowledge(self, event_id: str, by: str, at: float) -> bool:
-        return self.book.acknowledge(event_id, by, at) is not None
+    def _deliveries(
+        self, event: SeverityEvent, problem: Problem | None, now: float
+    ) -> list[Delivery]:
+        if kind_of(event) not in FOLLOWS:
+            escalated = dict(problem.escalated) if problem else {}
+            return route_event(self.config, event, now, escalated)
+        if problem is None:
+            log.info("%s: no open problem for %s, nobody to tell", event.event_id, event.transition)
+            return []
+        if problem.told is None:  # saved before the notifier kept who was told
+            return route_event(self.config, event, now, dict(problem.escalated))
+        return to_told(self.config, event, problem.told)
+
+    def _suppressed(self, d: Delivery, window: Maintenance, now: float, held: bool) -> None:
+        note = "; held until it ends" if held else ""
+        self.outbox.record(d, "suppressed", 0, f"maintenance {window.name}{note}", now)
+
+    def _forget_threads(self, problem: Problem, notified: set[Told]) -> None:
+        """The closed problem's threads of contacts that get no recovery now."""
+        held = self.book.held.get(problem.occurrence)
+        for told in problem.told or {}:
+            if told not in notified and not (held and told in held.owed):
+                self.outbox.writes[f"thread:{thread_key(problem.key, told)}"] = None
+
+    def acknowledge(self, ack: dict[str, Any]) -> bool:
+        """Apply an ack record (:func:`gamsi.notifier.ack.parse_ack`); True if it named an
+        open problem."""
+        return self.book.acknowledge(ack) is not None
 
     def tick(self, now: float) -> int:
-        """Buffer the re-notifications and escalations due now; returns how many."""
-        due = [t for t in self.book.due(self.config, now) if not self.ledger.get(f"sent:{t.key}")]
-        for target in due:
-            self._buffer(target, None, now)
-        return len(due)
+        """Buffer the follow-ups and held recoveries due now; returns how many were buffered."""
+        count = 0
+        for problem in list(self.book.problems.values()):
+            window = muted_by(self.config, problem.event, now)
+            for d in self.book.due(self.config, problem, now, mark=window is None):
+                if self.outbox.was_sent(d) or self.grouper.holds(d.key):
+                    continue
+                if window is None:
+                    count += self._buffer(d, None, now)
+                    self.book.tell(problem, d.told)
+                elif d.key not in problem.muted:  # logged once, not on every tick
+                    problem.muted.append(d.key)
+                    self.book.dirty.add(f"problem:{problem.key}")
+                    self._suppressed(d, window, now, False)
+        for held in list(self.book.held.values()):
+            if muted_by(self.config, held.event, now) is None:
+                for d in to_told(self.config, held.event, held.owed):
+                    self.outbox.acked[d.key] = held.acked_by
+                    count += self._buffer(d, None, now)
+                self.book.release(held)
+        return count
 
-    def _buffer(self, target: Target, ref: Any, now: float) -> None:
-        window = target.route.group_window
+    def _buffer(self, d: Delivery, ref: Any, now: float) -> int:
+        window = d.route.group_window
         if window is None:
             window = self.config.group_window
         if window is None:
             window = self.options.storm_window
-        thread = ""
-        if target.kind != "raise":
-            stored = self.ledger.get(f"thread:{target.thread_key}")
-            thread = str(stored.get("ref", "")) if stored else ""
-        self.grouper.add(target, ref, now, window, thread)
+        added = self.grouper.add(d, ref, now, window)
         if ref is not None:
             self._outstanding[ref] += 1
+        return int(added)
 
     # -- output -------------------------------------------------------------------
 
@@ -129,28 +183,17 @@ class Pipeline:
     async def flush(self, now: float, everything: bool = False) -> list[Any]:
         """Send the groups whose window closed, persist, publish; returns the finished refs."""
         groups = self.grouper.drain() if everything else self.grouper.due(now)
-        if groups:
-            # pending before this flush wrote it = in flight when an earlier run died
-            uncertain: dict[str, list[str]] = {}
-            for g in groups:
-                for t in g.targets:
-                    earlier = self.ledger.get(f"pending:{t.key}")
-                    if earlier is not None:
-                        uncertain[t.key] = [str(k) for k in earlier.get("n", [])]
-            # every key a message for this target may carry, so a later run can look for each
-            await self.ledger.put_many(
-                {
-                    f"pending:{t.key}": {"n": [*uncertain.get(t.key, []), g.targets[0].key]}
-                    for g in groups
-                    for t in g.targets
-                }
-            )
-            await asyncio.gather(*(self._send_group(g, now, uncertain) for g in groups))
-        self._writes.update({f"problem:{k}": v for k, v in self.book.take_dirty().items()})
-        writes, self._writes = self._writes, {}
+        by_contact: dict[tuple[str, str], list[Group]] = {}
+        for g in groups:
+            first = g.deliveries[0]
+            by_contact.setdefault((first.contact.channel, first.contact.to), []).append(g)
+        await asyncio.gather(*(self._send_in_order(gs, now) for gs in by_contact.values()))
+        out = self.outbox
+        out.writes.update(self.book.take_dirty())
+        writes, out.writes = out.writes, {}
         await self.ledger.put_many(writes)
-        if self._records:
-            records, self._records = self._records, []
+        if out.records:
+            records, out.records = out.records, []
             await self.sink.publish(records)
         finished, self._finished = self._finished, []
         for group in groups:
@@ -163,95 +206,6 @@ class Pipeline:
                     finished.append(ref)
         return finished
 
-    async def _send_group(self, group: Group, now: float, uncertain: dict[str, list[str]]) -> None:
-        first = group.targets[0]
-        channel = self.channels[first.contact.channel]
-        todo = [t for t in group.targets if not self.ledger.get(f"sent:{t.key}")]
-        todo = await self._reconcile(channel, group, todo, uncertain, now)
-        if not todo:
-            return
-        problem = self.book.find(todo[0].event)
-        acked = problem.acked_by if problem else ""
-        if todo[0].kind == "recover":
-            acked = self._closed_acks.get(problem_key(todo[0].event), "")
-        n = notification_for(first, [t.event for t in todo], now, first.key, group.thread_ref)
-        n.acked_by, n.dashboard_url = acked, self.options.dashboard_url
-        outcome = await deliver(
-            lambda: channel.send(n), self.options.policy, self.limiters[channel.name], self.sleep
-        )
-        result = "sent" if outcome.ok else "failed"
-        if not outcome.ok:
-            log.warning("delivery failed on %s: %s", channel.name, outcome.error)
-        ref = outcome.receipt.ref if outcome.receipt else ""
-        self._done(todo, result, ref, now)
-        for t in todo:
-            self._record(t, result, outcome.attempts, outcome.error, now)
-
-    async def _reconcile(
-        self,
-        channel: Channel,
-        group: Group,
-        todo: list[Target],
-        uncertain: dict[str, list[str]],
-        now: float,
-    ) -> list[Target]:
-        """Targets whose send was in flight at a crash: ask the channel before resending."""
-        find = getattr(channel, "find_sent", None)
-        doubtful = [t for t in todo if t.key in uncertain]
-        if find is None or not doubtful:
-            return todo
-        settled: list[Target] = []
-        answers: dict[str, Receipt | None] = {}
-        for target in doubtful:
-            receipt = None
-            for key in uncertain[target.key]:
-                if key not in answers:
-                    answers[key] = await self._probe(find, target, key, group.thread_ref, now)
-                receipt = answers[key]
-                if receipt is not None:
-                    break
-            if receipt is not None:
-                self._done([target], "sent", receipt.ref, now)
-                self._record(target, "deduplicated", 0, "found at the channel", now)
-                settled.append(target)
-        return [t for t in todo if t not in settled]
-
-    async def _probe(
-        self, find: Any, target: Target, key: str, thread_ref: str, now: float
-    ) -> Receipt | None:
-        try:
-            return await find(notification_for(target, [target.event], now, key, thread_ref))
-        except ChannelError as exc:  # cannot tell: send again (at least once)
-            log.warning("cannot check an earlier send on %s: %s", target.contact.channel, exc)
-            return None
-
-    def _done(self, targets: list[Target], result: str, ref: str, now: float) -> None:
-        values: dict[str, Value] = {}
-        for t in targets:
-            values[f"sent:{t.key}"] = {"r": result, "ref": ref, "ts": now}
-            values[f"pending:{t.key}"] = None
-            if t.kind == "raise" and ref and result == "sent":
-                values[f"thread:{t.thread_key}"] = {"ref": ref}
-            elif t.kind == "recover":
-                values[f"thread:{t.thread_key}"] = None
-        self._writes.update(values)
-
-    def _record(self, target: Target, result: str, attempts: int, error: str, now: float) -> None:
-        self._records.append(delivery_record(target, result, attempts, error, now))
-
-
-def notification_for(
-    target: Target, events: list[SeverityEvent], at: float, key: str, thread_ref: str
-) -> Notification:
-    """The message for ``target``'s route, recipient and contact, covering ``events``."""
-    return Notification(
-        route=target.route.name,
-        recipient=target.recipient,
-        channel=target.contact.channel,
-        address=target.contact.to,
-        kind=target.kind,
-        events=events,
-        at=at,
-        key=key,
-        thread_ref=thread_ref,
-    )
+    async def _send_in_order(self, groups: list[Group], now: float) -> None:
+        for group in groups:
+            await self.outbox.send_group(group.deliveries, now)

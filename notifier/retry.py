@@ -66,10 +66,13 @@ class RateLimiter:
 
 @dataclass
 class Outcome:
+    """How a send ended: ``permanent`` when the channel said trying again cannot help."""
+
     ok: bool
     attempts: int
     receipt: Receipt | None = None
     error: str = ""
+    permanent: bool = False
 
 
 async def deliver(
@@ -86,7 +89,7 @@ async def deliver(
         try:
             return Outcome(True, attempt, await send())
         except PermanentError as exc:
-            return Outcome(False, attempt, error=str(exc))
+            return Outcome(False, attempt, error=str(exc), permanent=True)
         except RetryableError as exc:
             if exc.retry_after:
                 limiter.hold(exc.retry_after)
@@ -94,4 +97,4 @@ async def deliver(
                 return Outcome(False, attempt, error=f"{exc} (gave up after {attempt} attempts)")
             await sleep(policy.delay(attempt, exc.retry_after))
         except ChannelError as exc:  # a third-party channel's own subclass: treat as permanent
-            return Outcome(False, attempt, error=str(exc))
+            return Outcome(False, attempt, error=str(exc), permanent=True)

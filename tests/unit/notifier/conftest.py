@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 import yaml
 
+from gamsi.notifier.ack import ack_record
 from gamsi.notifier.channels import Receipt, RetryableError
 from gamsi.notifier.deliveries import MemorySink
 from gamsi.notifier.ledger import MemoryLedger
@@ -93,6 +94,20 @@ class Harness:
         return Pipeline(
             self.config, self.channels, limiters, self.ledger, self.sink, options, self.clock.sleep
         )
+
+    def ack(self, event_id: str, by: str, undo: bool = False) -> bool:
+        """Acknowledge (or withdraw) the open occurrence ``event_id`` belongs to, as
+        `gamsi ack` would write it."""
+        problem = self.pipeline.book.open_with(event_id)
+        record = ack_record(
+            event_id,
+            by,
+            self.clock.now,
+            problem=problem.key if problem else "gone",
+            opened=problem.opened_by if problem else "gone",
+            undo=undo,
+        )
+        return self.pipeline.acknowledge(record)
 
     def sent(self, channel: str) -> list[Notification]:
         return self.channels[channel].sent
