@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gamsi.notifier.channels import Receipt
-from gamsi.notifier.http_template import HttpTemplate, send_http, variables
+from gamsi.notifier.http_template import HttpSender, HttpTemplate, variables
 from gamsi.notifier.message import Notification
 from gamsi.notifier.options import check_keys, get_int, get_str, get_str_map
 from gamsi.notifier.secrets import Secrets
@@ -178,16 +178,14 @@ class GatewayChannel:
 
     def __init__(self, name: str, options: Mapping[str, Any], secrets: Secrets) -> None:
         self.name = name
-        self._secrets = secrets
-        self.template, self._values, self._ok, self._max = build_gateway(
+        template, self._values, ok, self._max = build_gateway(
             self.presets, options, secrets, f"channels.{name}"
         )
+        self.http = HttpSender(template, secrets, f"{self.label} {name}", ok=ok)
 
     async def send(self, notification: Notification) -> Receipt:
         short = notification.headline()[: self._max]
-        values = variables(notification, {**self._values, "short": short})
-        what = f"{self.label} {self.name}"
-        return await send_http(self.template, values, self._secrets, what, ok=self._ok)
+        return await self.http.send(variables(notification, {**self._values, "short": short}))
 
     async def close(self) -> None:
-        return None
+        await self.http.close()

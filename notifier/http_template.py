@@ -4,6 +4,11 @@ A template is any JSON-like structure whose strings may hold ``${name}``
 placeholders (:class:`string.Template`, so no attribute access or code). A string
 that is exactly ``${events}`` (or any other non-text variable) is replaced by the
 value itself, so a template can embed the list of events as JSON.
+
+Each channel sends through its own :class:`HttpSender`: one aiohttp session,
+opened at the first send and closed with the channel when the notifier stops,
+so connections (and TLS sessions) are kept alive and reused between messages
+instead of being opened and torn down for every request.
 """
 
 from __future__ import annotations
@@ -103,18 +108,71 @@ class HttpTemplate:
             raise ConfigError(f"{where}: method: expected POST, PUT, PATCH or GET")
 
 
-async def send_http(
-    template: HttpTemplate,
-    values: dict[str, Any],
-    secrets: Secrets,
-    what: str,
-    ok: Any = None,
-) -> Receipt:
-    """Render and send; map the outcome onto RetryableError / PermanentError.
+class HttpSender:
+    """Sends one channel's requests from ``template`` over one reused aiohttp session.
 
-    ``ok`` is an optional check of the decoded JSON answer for gateways that say
-    "failed" with HTTP 200 (Vonage); it returns an error text or None.
+    ``what`` names the channel in error texts ("webhook ops"); ``ok`` is an optional
+    check of the decoded JSON answer for gateways that say "failed" with HTTP 200
+    (Vonage, NHN Cloud); it returns an error text or None.
     """
+
+    def __init__(self, template: HttpTemplate, secrets: Secrets, what: str, ok: Any = None):
+        self.template = template
+        self._secrets = secrets
+        self._what = what
+        self._ok = ok
+        self._session: aiohttp.ClientSession | None = None
+
+    @property
+    def is_open(self) -> bool:
+        """True while a session is open (after a send, until :meth:`close`)."""
+        return self._session is not None and not self._session.closed
+
+    def _session_now(self) -> aiohttp.ClientSession:
+        if not self.is_open:
+            timeout = aiohttp.ClientTimeout(total=self.template.timeout)
+            self._session = aiohttp.ClientSession(timeout=timeout)
+        assert self._session is not None
+        return self._session
+
+    async def send(self, values: dict[str, Any]) -> Receipt:
+        """Render the template with ``values`` and send it.
+
+        Raises RetryableError (connection failures, timeouts, 408, 429 with its
+        Retry-After, 5xx) or PermanentError (other 4xx, a failed ``ok`` check);
+        no error text carries a secret.
+        """
+        method, url, kwargs = build_request(self.template, values)
+        secrets, what = self._secrets, self._what
+        try:
+            async with self._session_now().request(method, url, **kwargs) as resp:
+                raw = await resp.read()
+                if resp.status >= 300:
+                    retry_after = parse_retry_after(resp.headers.get("Retry-After"))
+                    raise classify_status(resp.status, secrets.redact(what), retry_after)
+        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            raise RetryableError(secrets.redact(f"{what}: {type(exc).__name__}: {exc}")) from None
+        if self._ok is not None:
+            try:
+                answer = orjson.loads(raw) if raw else None
+            except orjson.JSONDecodeError:
+                answer = None
+            problem = self._ok(answer)
+            if problem:
+                raise PermanentError(secrets.redact(f"{what}: {problem}"))
+        return Receipt()
+
+    async def close(self) -> None:
+        """Close the session and its kept-alive connections (a later send opens a new one)."""
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+
+def build_request(
+    template: HttpTemplate, values: dict[str, Any]
+) -> tuple[str, str, dict[str, Any]]:
+    """(method, url, aiohttp request keyword arguments) for ``template`` filled with ``values``."""
     url = render(template.url, values)
     headers = {k: str(render(v, values)) for k, v in template.headers.items()}
     headers.setdefault("Idempotency-Key", str(values.get("key", "")))
@@ -132,24 +190,4 @@ async def send_http(
         user, password = (str(render(v, values)) for v in template.basic_auth)
         token = base64.b64encode(f"{user}:{password}".encode()).decode()
         headers["Authorization"] = f"Basic {token}"
-    timeout = aiohttp.ClientTimeout(total=template.timeout)
-    try:
-        async with (
-            aiohttp.ClientSession(timeout=timeout) as session,
-            session.request(template.method.upper(), url, **kwargs) as resp,
-        ):
-            raw = await resp.read()
-            if resp.status >= 300:
-                retry_after = parse_retry_after(resp.headers.get("Retry-After"))
-                raise classify_status(resp.status, secrets.redact(what), retry_after)
-    except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-        raise RetryableError(secrets.redact(f"{what}: {type(exc).__name__}: {exc}")) from None
-    if ok is not None:
-        try:
-            answer = orjson.loads(raw) if raw else None
-        except orjson.JSONDecodeError:
-            answer = None
-        problem = ok(answer)
-        if problem:
-            raise PermanentError(secrets.redact(f"{what}: {problem}"))
-    return Receipt()
+    return template.method.upper(), url, kwargs

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from gamsi.notifier.channels import Receipt, register
-from gamsi.notifier.http_template import HttpTemplate, send_http, variables
+from gamsi.notifier.http_template import HttpSender, HttpTemplate, variables
 from gamsi.notifier.message import Notification
 from gamsi.notifier.options import check_keys, get_str
 from gamsi.notifier.secrets import Secrets
@@ -40,20 +40,19 @@ class NtfyChannel:
         where = f"channels.{name}"
         check_keys(options, {"type", "server", "token_env", "token_file"}, where)
         self.name = name
-        self._secrets = secrets
         server = get_str(options, "server", where, "https://ntfy.sh").rstrip("/")
         headers = {}
         token = secrets.resolve(options, "token", where, required=False)
         if token:
             headers["Authorization"] = f"Bearer {token}"
-        self.template = HttpTemplate(url=server + "/", body=BODY, headers=headers)
-        self.template.validate(where)
+        template = HttpTemplate(url=server + "/", body=BODY, headers=headers)
+        template.validate(where)
+        self.http = HttpSender(template, secrets, f"ntfy {name}")
 
     async def send(self, notification: Notification) -> Receipt:
         level = 0 if notification.recovered else int(notification.severity)
         extra = {"priority": PRIORITY[level], "tags": [TAGS.get(level, "rotating_light")]}
-        values = variables(notification, extra)
-        return await send_http(self.template, values, self._secrets, f"ntfy {self.name}")
+        return await self.http.send(variables(notification, extra))
 
     async def close(self) -> None:
-        return None
+        await self.http.close()

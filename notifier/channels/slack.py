@@ -5,6 +5,10 @@ the recovery are posted in that thread (``thread_ts``), so a channel shows one
 line per problem. Every message carries Slack message metadata with Gamsi's
 idempotency key, which lets :meth:`SlackChannel.find_sent` tell after a crash
 whether a message whose send was in flight actually reached Slack.
+
+slack-sdk's async client opens a new aiohttp session per call unless it is given
+one; the channel gives it one session, opened at the first call and closed with
+the channel, so the HTTPS connection to Slack is kept alive between messages.
 """
 
 from __future__ import annotations
@@ -100,6 +104,11 @@ class SlackChannel:
         return None
 
     async def _call(self, method: str, fn: Any, **kwargs: Any) -> Any:
+        session = self._client.session
+        if session is None or session.closed:
+            self._client.session = aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(total=self._client.timeout)
+            )
         try:
             return await fn(**kwargs)
         except SlackApiError as exc:
@@ -121,9 +130,11 @@ class SlackChannel:
             ) from None
 
     async def close(self) -> None:
+        """Close the kept-alive session (a later call opens a new one)."""
         session = self._client.session
         if session is not None and not session.closed:
             await session.close()
+        self._client.session = None
 
 
 def blocks(n: Notification) -> list[dict[str, Any]]:

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from gamsi.notifier.channels import Receipt, register
-from gamsi.notifier.http_template import HttpTemplate, send_http, variables
+from gamsi.notifier.http_template import HttpSender, HttpTemplate, variables
 from gamsi.notifier.message import Notification
 from gamsi.notifier.options import check_keys, get_str, get_str_map
 from gamsi.notifier.secrets import Secrets
@@ -41,26 +41,25 @@ class WebhookChannel:
         allowed = {"type", "url", "method", "format", "body", "headers", "secret_headers_env"}
         check_keys(options, allowed, where)
         self.name = name
-        self._secrets = secrets
         headers = get_str_map(options, "headers", where)
         for header, env_name in get_str_map(options, "secret_headers_env", where).items():
             headers[header] = secrets.resolve(
                 {"value_env": env_name}, "value", where, required=True
             )
-        self.template = HttpTemplate(
+        template = HttpTemplate(
             url=get_str(options, "url", where),
             method=get_str(options, "method", where, "POST"),
             format=get_str(options, "format", where, "json"),
             body=options.get("body", DEFAULT_BODY),
             headers=headers,
         )
-        self.template.validate(where)
-        if self.template.format == "form" and not isinstance(self.template.body, dict):
+        template.validate(where)
+        if template.format == "form" and not isinstance(template.body, dict):
             raise ConfigError(f"{where}: body: format form needs a mapping")
+        self.http = HttpSender(template, secrets, f"webhook {name}")
 
     async def send(self, notification: Notification) -> Receipt:
-        values = variables(notification)
-        return await send_http(self.template, values, self._secrets, f"webhook {self.name}")
+        return await self.http.send(variables(notification))
 
     async def close(self) -> None:
-        return None
+        await self.http.close()

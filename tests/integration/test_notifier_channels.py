@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -109,9 +110,22 @@ def http_channels(url: str) -> dict[str, tuple[str, dict[str, Any]]]:
     }
 
 
+_BUILT: list[Any] = []
+
+
 def build(kind: str, options: dict[str, Any], secrets: Secrets) -> Any:
+    """A channel of ``kind``; closed after the test by :func:`_close_built_channels`."""
     load_channel_types()
-    return CHANNEL_TYPES[kind]("x", {"type": kind, **options}, secrets)
+    channel = CHANNEL_TYPES[kind]("x", {"type": kind, **options}, secrets)
+    _BUILT.append(channel)
+    return channel
+
+
+@pytest.fixture(autouse=True)
+async def _close_built_channels() -> AsyncIterator[None]:
+    yield
+    while _BUILT:
+        await _BUILT.pop().close()
 
 
 @pytest.mark.parametrize("name", list(http_channels("http://x")))
@@ -249,3 +263,33 @@ async def test_ntfy_priority_follows_severity(http_capture: HttpCapture) -> None
     assert body["priority"] == 5
     assert "web-01" in body["message"]
     assert http_capture.requests[0].headers["Authorization"] == f"Bearer {SECRET}"
+
+
+@pytest.mark.parametrize("name", list(http_channels("http://x")))
+async def test_http_channel_reuses_one_connection_until_closed(
+    http_capture: HttpCapture,  # noqa: F811
+    name: str,
+) -> None:
+    kind, options = http_channels(http_capture.url)[name]
+    channel = build(kind, options, Secrets(ENV))
+    for _ in range(3):
+        await channel.send(notification())
+    peers = {r.peer for r in http_capture.requests}
+    assert len(http_capture.requests) == 3
+    assert len(peers) == 1  # one kept-alive connection, not one per message
+    await channel.close()
+    assert not channel.http.is_open
+    await channel.send(notification())  # a send after close opens a new session
+    assert http_capture.requests[-1].peer not in peers
+
+
+async def test_slack_reuses_one_connection_until_closed() -> None:
+    async with SlackStandIn() as slack:
+        channel = build(
+            "slack", {"token_env": "GAMSI_TEST_SECRET", "base_url": slack.base_url}, Secrets(ENV)
+        )
+        for _ in range(3):
+            await channel.send(notification(address="#ops"))
+        assert len({r.peer for r in slack.requests}) == 1
+        await channel.close()
+    assert len(slack.messages) == 3

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import pytest
 
@@ -10,7 +11,13 @@ from gamsi.notifier.channels import PermanentError, RetryableError, load_channel
 from gamsi.notifier.channels.email import message_id
 from gamsi.notifier.secrets import Secrets
 from tests.integration.test_notifier_channels import notification
-from tests.support.smtp_server import PASSWORD, USER, SmtpServer, smtp_server  # noqa: F401
+from tests.support.smtp_server import (  # noqa: F401
+    PASSWORD,
+    USER,
+    SmtpServer,
+    running_smtp_server,
+    smtp_server,
+)
 
 
 def channel(server: SmtpServer, password: str = PASSWORD) -> object:
@@ -78,3 +85,23 @@ async def test_unreachable_server_is_retryable() -> None:
     )
     with pytest.raises(RetryableError):
         await mail.send(notification(address="oncall@example.com"))
+
+
+@pytest.mark.parametrize("mechanism", ["LOGIN", "CRAM-MD5", "PLAIN"])
+async def test_logs_in_with_whichever_mechanism_the_server_offers(
+    tmp_path: Path, mechanism: str
+) -> None:
+    with running_smtp_server(tmp_path, mechanisms=(mechanism,)) as server:
+        await channel(server).send(notification(address="oncall@example.com"))
+        assert server.recorder.mechanisms_used == [mechanism]
+        assert [m["To"] for m in server.messages] == ["oncall@example.com"]
+
+
+async def test_wrong_password_over_login_is_permanent(tmp_path: Path) -> None:
+    wrong = "not-the-password-0815"
+    with running_smtp_server(tmp_path, mechanisms=("LOGIN",)) as server:
+        with pytest.raises(PermanentError) as info:
+            await channel(server, wrong).send(notification(address="oncall@example.com"))
+        assert "535" in str(info.value)
+        assert wrong not in str(info.value)
+        assert server.messages == []

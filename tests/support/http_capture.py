@@ -22,6 +22,7 @@ class CapturedRequest:
     query: dict[str, str]
     headers: dict[str, str]
     body: bytes
+    peer: Any = None  # the client's (address, port): equal for requests on one connection
 
     def json(self) -> Any:
         return orjson.loads(self.body)
@@ -54,6 +55,7 @@ class HttpCapture:
                 dict(request.query),
                 dict(request.headers),
                 await request.read(),
+                request.transport.get_extra_info("peername") if request.transport else None,
             )
         )
         status, body, headers = self._answers.pop(0) if self._answers else (200, {}, {})

@@ -36,6 +36,7 @@ class SlackRequest:
     authorization: str
     status: int
     at: float = field(default_factory=time.time)
+    peer: Any = None  # the client's (address, port): equal for requests on one connection
 
 
 class SlackStandIn:
@@ -101,7 +102,8 @@ class SlackStandIn:
                 body.update(dict(await request.post()))
         auth = request.headers.get("Authorization", "")
         status, payload, headers = self._answer(method, body, auth)
-        self.requests.append(SlackRequest(method, body, auth, status))
+        peer = request.transport.get_extra_info("peername") if request.transport else None
+        self.requests.append(SlackRequest(method, body, auth, status, peer=peer))
         self.changed.set()
         if self.delay:
             await asyncio.sleep(self.delay)
