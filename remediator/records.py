@@ -1,0 +1,172 @@
+"""The remediator's wire records: a signed command, and one audit row per decision or result.
+
+A **command** travels on the commands topic keyed by host, inside a signed envelope::
+
+    {"v": 1, "kind": "signed_command", "key_id": "…", "payload": "<command JSON>",
+     "signature": "<base64 Ed25519 over the payload's UTF-8 bytes>"}
+
+The agent verifies the signature over the payload *text* before it parses a single
+field of it, so nothing in a forged command is ever interpreted. The command id is
+derived from the incident, the script and the attempt (:func:`command_id`): a command
+issued twice for the same attempt (a remediator killed between two writes) has the same
+id, and the agent's replay check refuses the second copy.
+
+A **record** (kind ``remediation``) is one row of the ``remediations`` table: what the
+remediator decided (issued, skipped, dry-run, stopped, lost, not-recovered, recovered)
+and what an agent did (ok, failed, timed-out, rejected), each with its reason. Records
+use the shared codec's envelope and field checks (:mod:`gamsi.schemas.codec`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import asdict, dataclass, field
+from typing import Any, ClassVar
+
+import orjson
+
+from gamsi.schemas.codec import DecodeError, _plain, encode, read_envelope
+
+# Decisions of the remediator.
+ISSUED, SKIPPED, DRY_RUN, STOPPED = "issued", "skipped", "dry-run", "stopped"
+LOST, NOT_RECOVERED, RECOVERED = "lost", "not-recovered", "recovered"
+# Outcomes on the agent (or the remediator's host for where: central).
+OK, FAILED, TIMED_OUT, REJECTED = "ok", "failed", "timed-out", "rejected"
+RESULTS = (OK, FAILED, TIMED_OUT, REJECTED)
+ESCALATING = (FAILED, TIMED_OUT, REJECTED, LOST, NOT_RECOVERED, STOPPED)
+"""Statuses after which the problem is escalated to people with the script's result."""
+
+
+@dataclass(slots=True)
+class Command:
+    """What an agent is asked to run. Times are seconds since the epoch (UTC)."""
+
+    kind: ClassVar[str] = "remediation_command"
+
+    command_id: str
+    host: str
+    script: str
+    args: list[str] = field(default_factory=list)
+    timeout: float = 30.0
+    issued_at: float = 0.0
+    expires_at: float = 0.0
+    incident: str = ""
+    attempt: int = 0
+    event_id: str = ""
+    watch: str = ""
+    item: str = ""
+    instance: str = ""
+    by: str = ""
+
+
+@dataclass(slots=True)
+class Remediation:
+    """One audit row: a decision of the remediator or a result of a run (see the module)."""
+
+    kind: ClassVar[str] = "remediation"
+
+    ts: float
+    status: str
+    host: str
+    script: str = ""
+    command_id: str = ""
+    event_id: str = ""
+    incident: str = ""
+    attempt: int = 0
+    watch: str = ""
+    item: str = ""
+    instance: str = ""
+    severity: int = 0
+    value: float = 0.0
+    args: list[str] = field(default_factory=list)
+    where: str = "agent"
+    reason: str = ""
+    timeout_s: float = 0.0
+    exit_code: int = -1
+    duration_s: float = 0.0
+    output: str = ""
+    by: str = ""
+    tags: list[str] = field(default_factory=list)
+
+    @classmethod
+    def about(cls, command: Command, status: str, ts: float, **more: Any) -> Remediation:
+        """A row about ``command`` (its ids, host, script, args copied)."""
+        return cls(
+            ts=ts,
+            status=status,
+            host=command.host,
+            script=command.script,
+            command_id=command.command_id,
+            event_id=command.event_id,
+            incident=command.incident,
+            attempt=command.attempt,
+            watch=command.watch,
+            item=command.item,
+            instance=command.instance,
+            args=list(command.args),
+            **more,
+        )
+
+    def summary(self) -> str:
+        """'restart-nginx: exit 0 in 2.1 s' / 'restart-nginx: timed out after 30 s' / ..."""
+        if self.status == TIMED_OUT:
+            return f"{self.script}: timed out after {self.duration_s:.1f} s"
+        if self.status in (OK, FAILED):
+            return f"{self.script}: exit {self.exit_code} in {self.duration_s:.1f} s"
+        return f"{self.script}: {self.status} ({self.reason})" if self.reason else self.script
+
+
+def command_id(incident: str, script: str, attempt: int) -> str:
+    """The id of attempt ``attempt`` of ``script`` for ``incident``: equal inputs, equal id."""
+    digest = hashlib.sha256(f"{incident}\x1f{script}\x1f{attempt}".encode()).hexdigest()
+    return digest[:32]
+
+
+def command_payload(command: Command) -> bytes:
+    """The canonical bytes that are signed (sorted keys, orjson)."""
+    return orjson.dumps({"kind": command.kind, **asdict(command)}, option=orjson.OPT_SORT_KEYS)
+
+
+def signed_envelope(payload: bytes, signature: str, key_id: str) -> bytes:
+    return orjson.dumps(
+        {
+            "v": 1,
+            "kind": "signed_command",
+            "key_id": key_id,
+            "payload": payload.decode(),
+            "signature": signature,
+        }
+    )
+
+
+def open_envelope(data: bytes) -> tuple[bytes, str, str]:
+    """(payload bytes, signature, key_id) of a signed envelope; DecodeError if malformed."""
+    kind, body = read_envelope(data)
+    if kind != "signed_command":
+        raise DecodeError(f"expected a signed_command, got {kind!r}")
+    parts = [body.get(k) for k in ("payload", "signature", "key_id")]
+    if not all(isinstance(p, str) for p in parts):
+        raise DecodeError("signed_command: payload, signature and key_id must be strings")
+    return parts[0].encode(), parts[1], parts[2]
+
+
+def decode_command(payload: bytes) -> Command:
+    """A Command from *verified* payload bytes; DecodeError on any wrong field."""
+    try:
+        body = orjson.loads(payload)
+    except orjson.JSONDecodeError as exc:
+        raise DecodeError(f"command payload is not JSON: {exc}") from None
+    if not isinstance(body, dict) or body.pop("kind", None) != Command.kind:
+        raise DecodeError("command payload: expected a remediation_command object")
+    return _plain(Command, body)
+
+
+def decode_remediation(data: bytes) -> Remediation:
+    kind, body = read_envelope(data)
+    if kind != Remediation.kind:
+        raise DecodeError(f"expected a remediation record, got {kind!r}")
+    return _plain(Remediation, body)
+
+
+def encode_remediation(record: Remediation) -> bytes:
+    return encode(record)  # type: ignore[arg-type] - any record with ``kind`` encodes

@@ -1,0 +1,243 @@
+"""The remediator service (`gamsi remediator run`): severity events in, signed commands out.
+
+This is the Kafka edge around the pure :class:`gamsi.remediator.decide.Decider`:
+
+* the events topic, in its own consumer group (manual commits);
+* the policy in force: the configured one, then every policy applied on the policies
+  topic (:func:`gamsi.streams.policy.feed.follow_policies`), like the stream workers, so
+  bindings are looked up by the event's watch name and events stay small;
+* the notifier's routing file for maintenance windows (one definition, the notifier's);
+* the results topic: read back over ``loop_window`` at start to rebuild the decider's
+  state (:meth:`Decider.replay`), then followed for the agents' results.
+
+Every decision is a row on the results topic. For an issued command the row is written
+(acks=all) *before* the command, and the event's offset is committed only after both:
+killed at any point, a restarted remediator either finds the row (and does not issue
+that attempt again) or issues the same attempt with the same command id, which an agent
+refuses as a replay. ``where: central`` bindings run here, through the agent's own
+checks and runner (:class:`gamsi.collector.remediate.CommandGuard`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+import time
+from pathlib import Path
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+from gamsi.collector.remediate import CommandGuard, SeenStore, state_dir
+from gamsi.notifier.mute import muted_by
+from gamsi.notifier.routing import RoutingConfig, load_routing
+from gamsi.remediator import records as R
+from gamsi.remediator.decide import Decider, MutedBy, Output
+from gamsi.remediator.keys import key_id, load_private, sign
+from gamsi.remediator.records import (
+    Command,
+    Remediation,
+    command_payload,
+    decode_remediation,
+    encode_remediation,
+    signed_envelope,
+)
+from gamsi.schemas.codec import DecodeError, decode_severity_event
+from gamsi.schemas.records import SeverityEvent
+from gamsi.settings import Settings
+from gamsi.streams.policy.load import load_policy
+from gamsi.streams.policy.match import effective_watches
+from gamsi.streams.policy.model import Policy
+from gamsi.streams.policy.remediate import Binding
+from gamsi.topics import ensure_topics
+
+log = logging.getLogger(__name__)
+
+
+def private_key_path(settings: Settings) -> Path:
+    given = settings.remediator.private_key_file
+    return Path(given).expanduser() if given else settings.data_dir / "remediator/ed25519.key"
+
+
+class Signer:
+    """Signs commands with the remediator's private key (loaded once)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.key = load_private(private_key_path(settings))
+        self.key_id = key_id(self.key.public_key())
+
+    def envelope(self, command: Command) -> bytes:
+        payload = command_payload(command)
+        return signed_envelope(payload, sign(self.key, payload), self.key_id)
+
+
+class PolicyBindings:
+    """The bindings of an event's watch in the policy in force (swapped live)."""
+
+    def __init__(self, policy: Policy) -> None:
+        self.policy = policy
+
+    def swap(self, policy: Policy, source: str) -> None:
+        self.policy = policy
+
+    def __call__(self, event: SeverityEvent) -> tuple[Binding, ...]:
+        """Events carry no OS: the policy's default OS is tried first, then the others."""
+        p = self.policy
+        oses = [p.default_os, *sorted({o for w in p.watches for o in w.hosts.os} - {p.default_os})]
+        for os_name in oses:
+            for e in effective_watches(p, event.host, os_name, event.tags):
+                if e.watch.name == event.watch and e.watch.item == event.item:
+                    return tuple(getattr(e.watch, "remediate", ()))
+        return ()
+
+
+def maintenance_check(settings: Settings) -> MutedBy:
+    """The notifier's maintenance windows (its routing file), as the decider asks for them."""
+    path = settings.notifier.routing_file
+    config: RoutingConfig | None = load_routing(path) if path else None
+
+    def check(event: SeverityEvent, now: float) -> str | None:
+        window = muted_by(config, event, now) if config is not None else None
+        return window.name if window else None
+
+    return check
+
+
+class Remediator:
+    """Wires the decider to Kafka; :meth:`run` is the service loop."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.r = settings.remediator
+        self.signer = Signer(settings)
+        self.by = f"remediator@{socket.gethostname()}"
+        self.bindings = PolicyBindings(
+            load_policy(settings.streams.policy_path or None, settings.streams.default_os)
+        )
+        self.decider = Decider(self.r, self.bindings, maintenance_check(settings), self.by)
+        self.producer = AIOKafkaProducer(
+            bootstrap_servers=settings.kafka.bootstrap, acks="all", enable_idempotence=True
+        )
+        self.central: CommandGuard | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def publish(self, out: Output) -> None:
+        """Each row, then its command (or its central run); in this order, each acked."""
+        for row, command in out:
+            await self._row(row)
+            if command is None:
+                continue
+            if row.where == "central":
+                task = asyncio.create_task(self._run_central(command))
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+            else:
+                await self.producer.send_and_wait(
+                    self.r.commands_topic, self.signer.envelope(command), key=command.host.encode()
+                )
+            log.info("issued %s on %s (attempt %d)", command.script, command.host, command.attempt)
+
+    async def _row(self, row: Remediation) -> None:
+        await self.producer.send_and_wait(
+            self.r.results_topic, encode_remediation(row), key=row.host.encode()
+        )
+        if row.status != R.ISSUED:
+            log.info("%s %s on %s: %s", row.status, row.script, row.host, row.reason)
+
+    async def _run_central(self, command: Command) -> None:
+        if self.central is None:
+            store = SeenStore(state_dir(self.settings) / "central", time.time())
+            self.central = CommandGuard(
+                self.settings, self.signer.key.public_key(), self.by, store, any_host=True
+            )
+        # the decider hears of it from the results topic, like any agent's result
+        await self._row(await self.central.execute(command, time.time()))
+
+    async def replay(self, consumer: AIOKafkaConsumer) -> None:
+        """Rows of the last ``loop_window`` (at least a day) back into the decider."""
+        topic = self.r.results_topic
+        await consumer.topics()
+        parts = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or {0}]
+        consumer.assign(parts)
+        since_ms = int((time.time() - max(self.r.loop_window, 86400.0)) * 1000)
+        found = await consumer.offsets_for_times(dict.fromkeys(parts, since_ms))
+        end = await consumer.end_offsets(parts)
+        for tp in parts:
+            consumer.seek(tp, found[tp].offset if found[tp] else end[tp])
+        rows = 0
+        while any(await consumer.position(tp) < end[tp] for tp in parts):
+            for messages in (await consumer.getmany(*parts, timeout_ms=1000)).values():
+                for message in messages:
+                    with contextlib.suppress(DecodeError):
+                        self.decider.replay(decode_remediation(message.value or b""))
+                        rows += 1
+        log.info("state rebuilt from %d rows of %s", rows, topic)
+
+    async def follow_results(self, consumer: AIOKafkaConsumer) -> None:
+        while True:
+            for messages in (await consumer.getmany(timeout_ms=1000)).values():
+                for message in messages:
+                    try:
+                        row = decode_remediation(message.value or b"")
+                    except DecodeError:
+                        continue
+                    if row.status in R.RESULTS:
+                        await self.publish(self.decider.on_result(row, time.time()))
+
+    async def run(self, stop: asyncio.Event) -> None:
+        from gamsi.streams.policy.feed import follow_policies
+
+        s = self.settings
+        await ensure_topics(s)
+        results = AIOKafkaConsumer(bootstrap_servers=s.kafka.bootstrap, group_id=None)
+        events = AIOKafkaConsumer(
+            s.kafka.events_topic,
+            bootstrap_servers=s.kafka.bootstrap,
+            group_id=self.r.group_id,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+        )
+        caught_up = asyncio.Event()
+        await self.producer.start()
+        await results.start()
+        tasks = [asyncio.create_task(follow_policies(s, self.bindings.swap, caught_up))]
+        try:
+            await self.replay(results)
+            tasks.append(asyncio.create_task(self.follow_results(results)))
+            await asyncio.wait_for(caught_up.wait(), 30)
+            await events.start()
+            try:
+                await self._consume(events, stop)
+            finally:
+                await events.stop()
+        finally:
+            for task in [*tasks, *self._tasks]:
+                task.cancel()
+            await asyncio.gather(*tasks, *self._tasks, return_exceptions=True)
+            await results.stop()
+            await self.producer.stop()
+
+    async def _consume(self, events: AIOKafkaConsumer, stop: asyncio.Event) -> None:
+        log.info("remediator consuming %s as %s", self.settings.kafka.events_topic, self.r.group_id)
+        next_tick = time.time()
+        while not stop.is_set():
+            batch = await events.getmany(timeout_ms=int(self.r.tick_interval * 1000))
+            for messages in batch.values():
+                for message in messages:
+                    try:
+                        event = decode_severity_event(message.value or b"")
+                    except DecodeError as exc:  # the notifier dead-letters it; skip here
+                        log.warning("unreadable event at offset %d: %s", message.offset, exc)
+                        continue
+                    await self.publish(self.decider.on_event(event, time.time()))
+            if batch:
+                await events.commit()
+            if time.time() >= next_tick:
+                await self.publish(self.decider.tick(time.time()))
+                next_tick = time.time() + self.r.tick_interval
+
+
+async def run_remediator(settings: Settings, stop: asyncio.Event | None = None) -> None:
+    """Run until ``stop`` is set (forever if None)."""
+    await Remediator(settings).run(stop or asyncio.Event())
