@@ -75,9 +75,33 @@ DELIVERIES = Table(
         "error",
     ),
 )
-REMEDIATIONS = Table(
-    "remediations", ("ts", "event_id", "host", "script", "exit_code", "duration_s", "output")
+REMEDIATION_COLUMNS = (
+    ("ts", "DateTime64(3, 'UTC')"),
+    ("status", "LowCardinality(String)"),
+    ("host", "LowCardinality(String)"),
+    ("script", "LowCardinality(String)"),
+    ("args", "Array(String)"),
+    ("runs_on", "LowCardinality(String)"),
+    ("reason", "String"),
+    ("exit_code", "Int32"),
+    ("duration_s", "Float64"),
+    ("timeout_s", "Float64"),
+    ("output", "String"),
+    ("command_id", "String"),
+    ("event_id", "String"),
+    ("incident", "String"),
+    ("attempt", "UInt32"),
+    ("watch", "LowCardinality(String)"),
+    ("item", "LowCardinality(String)"),
+    ("instance", "LowCardinality(String)"),
+    ("severity", "UInt8"),
+    ("value", "Float64"),
+    ("by", "LowCardinality(String)"),
+    ("tags", "Array(LowCardinality(String))"),
 )
+"""The remediator's audit rows (gamsi.remediator.records.Remediation), one per decision or
+result; the table was reserved with fewer columns, which create_schema adds when missing."""
+REMEDIATIONS = Table("remediations", tuple(name for name, _ in REMEDIATION_COLUMNS))
 
 LC = "LowCardinality(String)"
 TS = "DateTime64(3, 'UTC')"
@@ -124,10 +148,13 @@ def ddl(raw_ttl_days: int, rollup_ttl_days: int) -> list[str]:
         ) ENGINE = ReplacingMergeTree(last_seen)
         ORDER BY host""",
         f"""CREATE TABLE IF NOT EXISTS remediations (
-            ts {TS}, event_id String, host {LC}, script {LC}, exit_code Int32,
-            duration_s Float64, output String
+            {", ".join(f"{name} {kind}" for name, kind in REMEDIATION_COLUMNS)}
         ) ENGINE = MergeTree
         ORDER BY (host, ts)""",
+        *(
+            f"ALTER TABLE remediations ADD COLUMN IF NOT EXISTS {name} {kind}"
+            for name, kind in REMEDIATION_COLUMNS
+        ),
     ]
 
 

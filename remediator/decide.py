@@ -224,7 +224,7 @@ class Decider:
         if self.limits.dry_run or b.dry_run:
             incident.stopped.add(script)
             row = self._row(incident, script, R.DRY_RUN, now, attempt=attempt, args=args)
-            row.where, row.timeout_s = b.where, b.timeout
+            row.runs_on, row.timeout_s = b.where, b.timeout
             row.reason = "global dry_run" if self.limits.dry_run else "binding dry_run"
             return [(row, None)]
         cid = command_id(incident.id, script, attempt)
@@ -248,7 +248,7 @@ class Decider:
         deadline = command.expires_at + b.timeout + GRACE
         self.inflight[cid] = Inflight(incident.id, event.host, script, deadline)
         row = self._row(incident, script, R.ISSUED, now, attempt=attempt, args=args)
-        row.command_id, row.where, row.timeout_s = cid, b.where, b.timeout
+        row.command_id, row.runs_on, row.timeout_s = cid, b.where, b.timeout
         return [(row, command)]
 
     def _busy(self, host: str) -> str:

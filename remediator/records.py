@@ -79,7 +79,7 @@ class Remediation:
     severity: int = 0
     value: float = 0.0
     args: list[str] = field(default_factory=list)
-    where: str = "agent"
+    runs_on: str = "agent"
     reason: str = ""
     timeout_s: float = 0.0
     exit_code: int = -1

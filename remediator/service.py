@@ -128,7 +128,7 @@ class Remediator:
             await self._row(row)
             if command is None:
                 continue
-            if row.where == "central":
+            if row.runs_on == "central":
                 task = asyncio.create_task(self._run_central(command))
                 self._tasks.add(task)
                 task.add_done_callback(self._tasks.discard)
