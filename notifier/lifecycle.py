@@ -216,10 +216,11 @@ class ProblemBook:
                         self.dirty.add(f"problem:{problem.key}")
             every = route.renotify_every or config.renotify_every
             if every > 0 and age >= every:
+                n = int(age // every)
                 names = route.recipients
                 for step in route.escalations[: problem.escalated.get(route.name, 0)]:
-                    names = (*names, *step.recipients)
-                n = int(age // every)
+                    if step.after <= n * every:  # escalated before this period began
+                        names = (*names, *step.recipients)
                 out += deliveries_for(
                     config, problem.event, route, names, now, "renotify", f"renotify:{n}"
                 )
