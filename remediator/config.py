@@ -17,8 +17,7 @@ from gamsi.config_fields import ConfigError, opt
 
 @dataclass(frozen=True)
 class RemediatorSettings:
-    """Recovery scripts (`gamsi remediator run` and the agent's command listener):
-    what may run, where, how often, and the keys that make a command trustworthy."""
+    """Recovery scripts: what runs where, how often, and the keys that make a command valid."""
 
     group_id: str = opt("gamsi-remediator", "Consumer group of the remediator on the events topic.")
     commands_topic: str = opt(

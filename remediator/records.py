@@ -33,6 +33,7 @@ LOST, NOT_RECOVERED, RECOVERED = "lost", "not-recovered", "recovered"
 # Outcomes on the agent (or the remediator's host for where: central).
 OK, FAILED, TIMED_OUT, REJECTED = "ok", "failed", "timed-out", "rejected"
 RESULTS = (OK, FAILED, TIMED_OUT, REJECTED)
+MAX_TS = 10_000_000_000.0  # DateTime64(3) ends in 2299
 ESCALATING = (FAILED, TIMED_OUT, REJECTED, LOST, NOT_RECOVERED, STOPPED)
 """Statuses after which the problem is escalated to people with the script's result."""
 
@@ -162,10 +163,27 @@ def decode_command(payload: bytes) -> Command:
 
 
 def decode_remediation(data: bytes) -> Remediation:
+    """A checked audit row (types by the codec, ranges here); DecodeError otherwise."""
     kind, body = read_envelope(data)
     if kind != Remediation.kind:
         raise DecodeError(f"expected a remediation record, got {kind!r}")
-    return _plain(Remediation, body)
+    row: Remediation = _plain(Remediation, body)
+    if not row.host or not row.status:
+        raise DecodeError("remediation: host and status must not be empty")
+    if not 0 <= row.ts < MAX_TS:
+        raise DecodeError(f"remediation.ts: expected seconds since 1970 before 2286, got {row.ts}")
+    if not 0 <= row.severity <= 5:
+        raise DecodeError(f"remediation.severity: expected 0..5, got {row.severity}")
+    if not 0 <= row.attempt < 2**32 or not -(2**31) <= row.exit_code < 2**31:
+        raise DecodeError("remediation: attempt or exit_code out of range")
+    return row
+
+
+def history_values(row: Remediation) -> dict[str, Any]:
+    """The ``remediations`` table's columns for ``row`` (ts as DateTime64(3) ticks)."""
+    values = asdict(row)
+    values["ts"] = round(row.ts * 1000)
+    return values
 
 
 def encode_remediation(record: Remediation) -> bytes:
