@@ -4,24 +4,25 @@ An input is one file that ends its class with ``@register("name")``, like
 Telegraf's ``inputs.Add("mem", ...)``. Built-ins are listed by module name
 below (no folder scanning); other packages add inputs through the
 ``gamsi.collector_inputs`` entry point group, whose targets are modules or
-classes that call :func:`register` when imported. A name registered twice is
-an error at import time, never a silent override.
+classes that call :func:`register` when imported. The rules (a name registered
+twice is an error, never a silent override; how entry points load) are those of
+every Gamsi plugin: :mod:`gamsi.plugins`.
 
-Lifecycle: ``init()`` validates and raises :class:`~gamsi.settings.ConfigError`
+Lifecycle: ``init()`` validates and raises :class:`~gamsi.config_fields.ConfigError`
 (naming the setting and what was expected) -> ``collect(now)`` every tick,
 where ``now`` is a monotonic timestamp for rates -> ``close()``.
 """
 
 from __future__ import annotations
 
-import importlib
 import logging
-from collections.abc import Callable
 from typing import ClassVar
 
+from gamsi.collector.config import CollectorSettings
 from gamsi.collector.stats import SystemStats
+from gamsi.config_fields import ConfigError
+from gamsi.plugins import Registry
 from gamsi.schemas.records import Sample
-from gamsi.settings import CollectorSettings, ConfigError
 
 log = logging.getLogger("gamsi.collector")
 
@@ -76,56 +77,19 @@ class Input:
         """Release what init() took."""
 
 
-INPUTS: dict[str, type[Input]] = {}
-
-
-class DuplicateInputError(ValueError):
-    """Two inputs claim the same name."""
-
-
-def register(name: str) -> Callable[[type[Input]], type[Input]]:
-    """Class decorator: make an input available under ``name``."""
-
-    def add(cls: type[Input]) -> type[Input]:
-        if name in INPUTS:
-            raise DuplicateInputError(
-                f"collector input {name!r} is registered twice: by {INPUTS[name].__module__} "
-                f"and by {cls.__module__}"
-            )
-        cls.name = name
-        INPUTS[name] = cls
-        return cls
-
-    return add
-
-
-_loaded = False
-
-
-def _load_builtins() -> None:
-    for module in BUILTIN_INPUTS:
-        importlib.import_module(f"gamsi.collector.inputs.{module}")
-
-
-def load_inputs() -> dict[str, type[Input]]:
-    """Import the built-in inputs and the entry-point ones (once); return the registry."""
-    global _loaded
-    if not _loaded:
-        # importlib.metadata costs the resident agent ~1.7 MiB (email, zipfile, csv):
-        # it is only read when a configured name is not built in.
-        from importlib.metadata import entry_points
-
-        _load_builtins()
-        for ep in entry_points(group=ENTRY_POINT_GROUP):
-            ep.load()
-        _loaded = True
-    return INPUTS
+REGISTRY: Registry[type[Input]] = Registry(
+    "collector input", ENTRY_POINT_GROUP, [f"{__package__}.inputs.{m}" for m in BUILTIN_INPUTS]
+)
+REGISTRY.name_attribute = "name"  # @register("cpu") sets Input.name
+INPUTS, register, load_inputs = REGISTRY.plugins, REGISTRY.register, REGISTRY.load
+"""Inputs by name; ``@register("name")``; ``load_inputs()``: built-ins and entry points."""
 
 
 def build_inputs(names: list[str], stats: SystemStats, config: CollectorSettings) -> list[Input]:
     """Instantiate and init() the configured inputs, in order."""
-    _load_builtins()
-    available = INPUTS if set(names) <= set(INPUTS) else load_inputs()
+    REGISTRY.load_builtins()
+    # Entry points (and importlib.metadata) only when a configured name is not built in.
+    available = INPUTS if set(names) <= set(INPUTS) else REGISTRY.load()
     unknown = [n for n in names if n not in available]
     if unknown:
         raise ConfigError(

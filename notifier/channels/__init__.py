@@ -9,20 +9,20 @@ Retry, backoff, rate limits and deduplication live once in the pipeline
 
 Each channel module registers one type with ``@register("name")`` in its own
 file; third-party packages add types through the ``gamsi.channels`` entry point
-group. Registering a name twice is an error, never a silent override.
+group. The rules (a name registered twice is an error, never a silent override;
+how entry points load) are those of every Gamsi plugin: :mod:`gamsi.plugins`.
 """
 
 from __future__ import annotations
 
-import importlib
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from importlib.metadata import entry_points
 from typing import Any, Protocol
 
 from gamsi.notifier.message import Notification
 from gamsi.notifier.secrets import Secrets
+from gamsi.plugins import Registry
 
 log = logging.getLogger(__name__)
 
@@ -66,35 +66,11 @@ class Channel(Protocol):
 ChannelFactory = Callable[[str, Mapping[str, Any], Secrets], Channel]
 """Builds a channel from its name, its options (validated by the factory) and the secrets."""
 
-CHANNEL_TYPES: dict[str, ChannelFactory] = {}
-
-
-def register(type_name: str) -> Callable[[ChannelFactory], ChannelFactory]:
-    """Class decorator: make a channel type available under ``type_name``."""
-
-    def deco(factory: ChannelFactory) -> ChannelFactory:
-        if type_name in CHANNEL_TYPES and CHANNEL_TYPES[type_name] is not factory:
-            raise ValueError(f"channel type {type_name!r} is registered twice")
-        CHANNEL_TYPES[type_name] = factory
-        return factory
-
-    return deco
-
-
-_loaded = False
-
-
-def load_channel_types() -> dict[str, ChannelFactory]:
-    """Import the built-in channel modules and the ``gamsi.channels`` entry points once."""
-    global _loaded
-    if not _loaded:
-        for module in BUILTIN_MODULES:
-            importlib.import_module(f"{__name__}.{module}")
-        for ep in entry_points(group=ENTRY_POINT_GROUP):
-            factory = ep.load()
-            register(ep.name)(factory)
-        _loaded = True
-    return CHANNEL_TYPES
+REGISTRY: Registry[ChannelFactory] = Registry(
+    "channel type", ENTRY_POINT_GROUP, [f"{__name__}.{m}" for m in BUILTIN_MODULES]
+)
+CHANNEL_TYPES, register, load_channel_types = REGISTRY.plugins, REGISTRY.register, REGISTRY.load
+"""Channel types by name (a routing file's ``type:``); ``@register("type")``; loading."""
 
 
 def classify_status(status: int, what: str, retry_after: float | None = None) -> ChannelError:

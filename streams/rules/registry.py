@@ -6,29 +6,30 @@ the same watches as collected ones, so durations, hysteresis, no-data and the
 unregistered-items report work for it unchanged. A processor is pure: it gets its
 own previous state (plain JSON types) and the event time, never the wall clock.
 
-Built-in processors register with :func:`register_processor` in their own module;
+Built-in processors register with ``@register("name")`` in their own module;
 other packages declare an entry point in the group ``gamsi.stream_processors``
-pointing at their class (importing the module registers it).
+pointing at their module or class (importing the module registers it). The rules
+are those of every Gamsi plugin: :mod:`gamsi.plugins`.
 """
 
 from __future__ import annotations
 
-from importlib.metadata import entry_points
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar
 
+from gamsi.plugins import DuplicatePluginError, Registry
 from gamsi.streams.policy.values import Reader, join
 
 ENTRY_POINT_GROUP = "gamsi.stream_processors"
 
 
-class DuplicatePluginError(RuntimeError):
-    """Two processors claim the same name; the second would silently shadow the first."""
-
-
 class StreamProcessor:
-    """Base class: set the class attributes, validate params in ``__init__``, write ``derive``."""
+    """Base class: set the class attributes, validate params in ``__init__``, write ``derive``.
 
-    name: ClassVar[str]
+    ``name`` is set by ``@register``; ``input`` is the item it reads, ``output`` the
+    item it emits on the same host and instance, ``params`` the keys it accepts.
+    """
+
+    name: ClassVar[str] = ""
     input: ClassVar[str]
     output: ClassVar[str]
     params: ClassVar[tuple[str, ...]] = ()
@@ -41,34 +42,12 @@ class StreamProcessor:
         raise NotImplementedError
 
 
-PROCESSORS: dict[str, type[StreamProcessor]] = {}
-_loaded = False
-
-P = TypeVar("P", bound=type[StreamProcessor])
-
-
-def register_processor(cls: P) -> P:
-    """Class decorator: make ``cls`` available to policies under ``cls.name``."""
-    if cls.name in PROCESSORS and PROCESSORS[cls.name] is not cls:
-        raise DuplicatePluginError(
-            f"stream processor {cls.name!r} is registered twice: "
-            f"{PROCESSORS[cls.name].__module__} and {cls.__module__}"
-        )
-    PROCESSORS[cls.name] = cls
-    return cls
-
-
-def load_processors() -> dict[str, type[StreamProcessor]]:
-    """The built-ins plus every ``gamsi.stream_processors`` entry point (loaded once)."""
-    global _loaded
-    if not _loaded:
-        import gamsi.streams.rules.processors  # noqa: F401 - registers the built-ins
-
-        for ep in entry_points(group=ENTRY_POINT_GROUP):
-            cls = ep.load()
-            register_processor(cls)
-        _loaded = True
-    return PROCESSORS
+REGISTRY: Registry[type[StreamProcessor]] = Registry(
+    "stream processor", ENTRY_POINT_GROUP, [f"{__package__}.processors.disk_full"]
+)
+REGISTRY.name_attribute = "name"  # @register("disk_full") sets StreamProcessor.name
+PROCESSORS, register, load_processors = REGISTRY.plugins, REGISTRY.register, REGISTRY.load
+"""Processors by name; ``@register("name")``; ``load_processors()``: built-ins, entry points."""
 
 
 def check_processors(r: Reader, processors: dict[str, dict[str, Any]]) -> None:
@@ -86,3 +65,13 @@ def build_processors(processors: dict[str, dict[str, Any]]) -> list[StreamProces
     known = load_processors()
     r = Reader("<policy>")
     return [known[name](r, params, join("processors", name)) for name, params in processors.items()]
+
+
+__all__ = [
+    "DuplicatePluginError",
+    "StreamProcessor",
+    "build_processors",
+    "check_processors",
+    "load_processors",
+    "register",
+]

@@ -13,12 +13,11 @@ from __future__ import annotations
 from typing import Any
 
 from gamsi.streams.policy.values import Reader, join
-from gamsi.streams.rules.registry import StreamProcessor, register_processor
+from gamsi.streams.rules.registry import StreamProcessor, register
 
 
-@register_processor
+@register("disk_full")
 class DiskFull(StreamProcessor):
-    name = "disk_full"
     input = "disk.used_pct"
     output = "disk.full_in_h"
     params = ("lookback", "min_span", "min_used_pct", "cap")

@@ -1,66 +1,36 @@
+"""Collector inputs: one class and one line; unknown names are a config error.
+
+The registry's own rules (duplicates, entry points, one plugin per module) are
+tested once for every kind of plugin in tests/unit/test_plugins.py.
+"""
+
 from __future__ import annotations
 
-import ast
-import importlib
-import pkgutil
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-import gamsi.collector.inputs as inputs_pkg
-from gamsi.collector.registry import (
-    BUILTIN_INPUTS,
-    INPUTS,
-    DuplicateInputError,
-    Input,
-    build_inputs,
-    load_inputs,
-    register,
-)
+from gamsi.collector.registry import INPUTS, REGISTRY, Input, build_inputs, register
 from gamsi.collector.replay import ReplayStats
 from gamsi.schemas.records import Sample
 from gamsi.settings import CollectorSettings, ConfigError
 
 
-def test_every_input_module_registers_exactly_one_input_named_after_it() -> None:
-    load_inputs()
-    modules = sorted(m.name for m in pkgutil.iter_modules(inputs_pkg.__path__))
-    assert sorted(BUILTIN_INPUTS) == modules
-    for name in modules:
-        source = Path(importlib.import_module(f"{inputs_pkg.__name__}.{name}").__file__ or "")
-        calls = [
-            node
-            for node in ast.walk(ast.parse(source.read_text()))
-            if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "register"
-        ]
-        assert len(calls) == 1, f"{source} registers {len(calls)} inputs"
-        assert INPUTS[name].__module__ == f"{inputs_pkg.__name__}.{name}"
-
-
-def test_registering_a_name_twice_fails() -> None:
-    load_inputs()
-    with pytest.raises(DuplicateInputError, match="'cpu' is registered twice"):
-
-        @register("cpu")
-        class Again(Input):
-            pass
-
-
 def test_a_custom_python_input_is_one_class_and_one_line(linux: ReplayStats) -> None:
-    @register("test.queue_depth")
-    class QueueDepth(Input):
-        def collect(self, now: float) -> list[Sample]:
-            return [Sample("app.queue_depth", 7.0)]
+    with REGISTRY.scoped():
 
-    try:
+        @register("test.queue_depth")
+        class QueueDepth(Input):
+            def collect(self, now: float) -> list[Sample]:
+                return [Sample("app.queue_depth", 7.0)]
+
         config = CollectorSettings(inputs=["memory", "test.queue_depth"])
         built = build_inputs(config.inputs, linux, config)
         assert [type(i) for i in built][1] is QueueDepth
+        assert built[1].name == "test.queue_depth"
         assert built[1].collect(0.0) == [Sample("app.queue_depth", 7.0)]
-    finally:
-        del INPUTS["test.queue_depth"]
+    assert "test.queue_depth" not in INPUTS
 
 
 def test_unknown_input_names_the_setting_and_the_choices(linux: ReplayStats) -> None:

@@ -1,48 +1,22 @@
-"""Stream processor plugins: one registration per module, duplicates refused, entry points."""
+"""Stream processors: an entry-point processor is usable in policies; disk_full's timeline.
+
+Registry rules (one processor per module, duplicates refused, entry points) are
+tested for every kind of plugin in tests/unit/test_plugins.py.
+"""
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 from importlib.metadata import EntryPoint
 
 import pytest
 
-import gamsi.streams.rules.processors as builtins
 from gamsi.streams.policy.values import Reader
-from gamsi.streams.rules import registry
-from gamsi.streams.rules.registry import (
-    DuplicatePluginError,
-    StreamProcessor,
-    load_processors,
-    register_processor,
-)
-
-
-def test_every_builtin_module_registers_exactly_one_processor():
-    load_processors()
-    for info in pkgutil.iter_modules(builtins.__path__):
-        module = importlib.import_module(f"{builtins.__name__}.{info.name}")
-        mine = [cls for cls in registry.PROCESSORS.values() if cls.__module__ == module.__name__]
-        assert len(mine) == 1, f"{module.__name__} registers {len(mine)} processors"
-
-
-def test_a_duplicate_name_is_refused(monkeypatch):
-    monkeypatch.setattr(registry, "PROCESSORS", dict(registry.PROCESSORS))
-
-    class Clash(StreamProcessor):
-        name = "disk_full"
-        input = "disk.used_pct"
-        output = "x"
-
-    with pytest.raises(DuplicatePluginError, match="'disk_full' is registered twice"):
-        register_processor(Clash)
+from gamsi.streams.rules.registry import REGISTRY, StreamProcessor, load_processors, register
 
 
 class Rate(StreamProcessor):
     """What a third-party package writes: one class and one entry point."""
 
-    name = "rate_test"
     input = "net.rx_bits_per_s"
     output = "net.rx_bits_rate"
 
@@ -50,16 +24,17 @@ class Rate(StreamProcessor):
         return [ts, value], None if state is None else (value - state[1]) / (ts - state[0])
 
 
-def test_entry_points_add_processors_that_policies_can_name(monkeypatch):
+def test_entry_points_add_processors_that_policies_can_name():
     from gamsi.streams.policy.parse import policy_from_plain
 
-    monkeypatch.setattr(registry, "PROCESSORS", dict(registry.PROCESSORS))
-    monkeypatch.setattr(registry, "_loaded", False)
-    ep = EntryPoint("rate_test", f"{__name__}:Rate", registry.ENTRY_POINT_GROUP)
-    monkeypatch.setattr(registry, "entry_points", lambda group: [ep] if group == ep.group else [])
-    assert load_processors()["rate_test"] is Rate
-    policy = policy_from_plain({"processors": {"rate_test": {}}, "watches": []})
-    assert policy.processors == {"rate_test": {}}
+    with REGISTRY.scoped():
+        load_processors()
+        register("rate_test")(Rate)  # what importing the plugin's module does
+        REGISTRY.load_entry_points([EntryPoint("rate_test", f"{__name__}:Rate", REGISTRY.group)])
+        assert load_processors()["rate_test"] is Rate
+        policy = policy_from_plain({"processors": {"rate_test": {}}, "watches": []})
+        assert policy.processors == {"rate_test": {}}
+    assert "rate_test" not in load_processors()
 
 
 def test_processor_parameters_are_validated_with_their_path():
