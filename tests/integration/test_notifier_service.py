@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import subprocess
+import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 
 import orjson
 
 from gamsi.notifier.ack import acknowledge
+from gamsi.notifier.ledger import read_map
 from gamsi.notifier.service import run_notifier
 from gamsi.schemas.codec import encode
 from gamsi.schemas.records import SeverityEvent
-from gamsi.settings import Settings
+from gamsi.settings import Settings, to_environ
 from tests.integration.kafka_io import produce, wait_for_records
 from tests.support.slack_standin import SlackStandIn, slack_standin  # noqa: F401
 
@@ -143,6 +147,21 @@ async def test_slack_429_is_retried_after_retry_after(
     assert deliveries[0]["attempts"] == 3
 
 
+async def ledger_problems(settings: Settings) -> dict[str, dict]:
+    """The open problems in the notifier's ledger topic, by key."""
+    data: dict[str, dict] = {}
+    await read_map(settings, settings.notifier.ledger_topic, data)
+    return {k.removeprefix("problem:"): v for k, v in data.items() if k.startswith("problem:")}
+
+
+async def wait_for_ledger(settings: Settings, done: Callable[[dict[str, dict]], bool]) -> None:
+    """Until the ledger's open problems satisfy ``done`` (bounded: 30 s)."""
+    deadline = time.monotonic() + 30
+    while not done(await ledger_problems(settings)):
+        assert time.monotonic() < deadline, await ledger_problems(settings)
+        await asyncio.sleep(0.2)
+
+
 async def test_ack_is_shown_in_the_recovery(
     settings: Settings,
     unique: str,
@@ -153,8 +172,58 @@ async def test_ack_is_shown_in_the_recovery(
     async with running(s):
         await produce_events(s, raised)
         await slack_standin.wait_for(lambda sl: len(sl.posted) == 1)
+        await wait_for_ledger(s, lambda p: len(p) == 1)
         await acknowledge(s, raised.event_id, by="alice")
-        await asyncio.sleep(0)  # let the ack follower see it before the recovery
+        # the notifier applied it: the ledger's problem says who acknowledged
+        await wait_for_ledger(s, lambda p: [v["acked_by"] for v in p.values()] == ["alice"])
         await produce_events(s, event("web-04", "recover"))
         await slack_standin.wait_for(lambda sl: len(sl.posted) == 2)
     assert "Acknowledged by alice" in slack_standin.posted[1]["text"]
+
+
+def gamsi_cli(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, **to_environ(settings)}
+    env.pop("GAMSI_CONFIG", None)
+    return subprocess.run(
+        [sys.executable, "-m", "gamsi", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+async def test_gamsi_ack_refuses_unknown_ids_lists_and_undoes(
+    settings: Settings,
+    unique: str,
+    slack_standin: SlackStandIn,  # noqa: F811
+) -> None:
+    s = notifier_settings(settings, slack_standin.base_url, unique)
+    raised = event("web-05")
+    async with running(s):
+        refused = await asyncio.to_thread(gamsi_cli, s, "ack", "doesnotexist")
+        assert refused.returncode != 0
+        lines = refused.stderr.strip().splitlines()
+        assert len(lines) == 1
+        assert "doesnotexist" in lines[0]
+        assert "no open problem" in lines[0]
+        await produce_events(s, raised)
+        await wait_for_ledger(s, lambda p: len(p) == 1)
+        done = await asyncio.to_thread(gamsi_cli, s, "ack", raised.event_id, "--by", "kim")
+        assert done.returncode == 0, done.stderr
+        listed = await asyncio.to_thread(gamsi_cli, s, "ack", "--list")
+        assert raised.event_id in listed.stdout
+        assert "by kim" in listed.stdout
+        undone = await asyncio.to_thread(gamsi_cli, s, "ack", "--undo", raised.event_id)
+        assert undone.returncode == 0, undone.stderr
+        await wait_for_ledger(s, lambda p: [v["acked_by"] for v in p.values()] == [""])
+        again = await asyncio.to_thread(gamsi_cli, s, "ack", "--undo", raised.event_id)
+        assert again.returncode != 0
+        assert "not acknowledged" in again.stderr
+        listed = await asyncio.to_thread(gamsi_cli, s, "ack", "--list")
+        assert raised.event_id not in listed.stdout
+        await produce_events(s, event("web-05", "recover"))
+        await wait_for_ledger(s, lambda p: p == {})
+        closed = await asyncio.to_thread(gamsi_cli, s, "ack", raised.event_id)
+        assert closed.returncode != 0  # the problem is over: nothing to acknowledge
