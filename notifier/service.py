@@ -129,16 +129,16 @@ class _Offsets:
 async def _follow_acks(consumer: AIOKafkaConsumer, pipeline: Pipeline) -> None:
     async for record in consumer:
         ack = parse_ack(record.value or b"")
-        if ack:
-            pipeline.acknowledge(ack["event_id"], ack["by"], float(ack["at"]))
-            log.info("acknowledged %s by %s", ack["event_id"], ack["by"])
+        if ack and pipeline.acknowledge(ack):
+            what = "withdrawn" if ack.get("undo") else f"acknowledged by {ack['by']}"
+            log.info("%s: %s", ack["event_id"], what)
 
 
 async def _replay_acks(consumer: AIOKafkaConsumer, topic: str, pipeline: Pipeline) -> None:
     def apply(record: ConsumerRecord[bytes, bytes]) -> None:
         ack = parse_ack(record.value or b"")
         if ack:
-            pipeline.acknowledge(ack["event_id"], ack["by"], float(ack["at"]))
+            pipeline.acknowledge(ack)
 
     await read_compacted(consumer, topic, apply)
 
