@@ -103,6 +103,18 @@ class Spool:
             self._drop_oldest()
         return None
 
+    def records(self) -> list[tuple[bytes, bytes]]:
+        """Every intact (key, value), oldest first, removing none (to inspect a spool)."""
+        out = []
+        for number, _ in self._files:
+            try:
+                record = _parse(self._path(number).read_bytes())
+            except OSError:
+                record = None
+            if record is not None:
+                out.append(record)
+        return out
+
     def ack(self) -> None:
         """Remove the oldest record: it has been delivered."""
         if self._files:
