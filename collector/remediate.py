@@ -46,6 +46,7 @@ from gamsi.remediator.runner import Rejected, clean_environment, resolve_script,
 from gamsi.schemas.codec import DecodeError
 from gamsi.settings import Settings
 from gamsi.streams.policy.remediate import UnsafeValue, check_value
+from gamsi.topics import all_partitions
 
 log = logging.getLogger("gamsi.collector.remediate")
 SEEN_KEEP = 86400.0
@@ -115,19 +116,21 @@ class CommandGuard:
         self.host, self.store, self.any_host = host, store, any_host
         self.by = f"agent@{host}" if not any_host else f"central@{host}"
 
-    def _rejected(self, reason: str, now: float, command: Command | None = None) -> Remediation:
+    def rejected(self, reason: str, now: float, command: Command | None = None) -> Remediation:
         if command is None:  # nothing of an unverified command is trusted, not even its id
             return Remediation(ts=now, status=R.REJECTED, host=self.host, reason=reason, by=self.by)
-        return Remediation.about(command, R.REJECTED, now, reason=reason, by=self.by)
+        row = Remediation.about(command, R.REJECTED, now, reason=reason, by=self.by)
+        row.host = command.host if self.any_host else self.host  # who refused it, not the claim
+        return row
 
     async def handle(self, value: bytes, now: float) -> Remediation:
         """Check one commands-topic value and run it if every check passes; the audit row."""
         try:
             payload, signature, kid = open_envelope(value)
         except DecodeError as exc:
-            return self._rejected(f"malformed: {exc}", now)
+            return self.rejected(f"malformed: {exc}", now)
         if not verify(self.public, payload, signature):
-            return self._rejected(
+            return self.rejected(
                 f"signature: does not verify against this host's public key {self.key_id} "
                 f"(command names key {kid[:16]!r})",
                 now,
@@ -135,14 +138,14 @@ class CommandGuard:
         try:
             command = decode_command(payload)
         except DecodeError as exc:
-            return self._rejected(f"malformed: {exc}", now)
+            return self.rejected(f"malformed: {exc}", now)
         if command.host != self.host and not self.any_host:
-            return self._rejected(f"for another host: {command.host[:80]!r}", now, command)
+            return self.rejected(f"for another host: {command.host[:80]!r}", now, command)
         if now > command.expires_at:
             ago = now - command.expires_at
-            return self._rejected(f"expired {ago:.0f} s ago", now, command)
+            return self.rejected(f"expired {ago:.0f} s ago", now, command)
         if self.store.seen(command.command_id):
-            return self._rejected("replayed: this command id was seen before", now, command)
+            return self.rejected("replayed: this command id was seen before", now, command)
         self.store.add(command.command_id, command.expires_at)
         return await self.execute(command, now)
 
@@ -152,7 +155,7 @@ class CommandGuard:
             for i, arg in enumerate(command.args):
                 check_value(f"argument {i}", arg)
         except UnsafeValue as exc:
-            return self._rejected(f"unsafe argument: {exc}", now, command)
+            return self.rejected(f"unsafe argument: {exc}", now, command)
         try:
             path = resolve_script(self.r.scripts_dir, command.script)
             env = clean_environment(
@@ -161,7 +164,7 @@ class CommandGuard:
             log.info("running %s %s (command %s)", path, command.args, command.command_id)
             done = await run_script(path, command.args, command.timeout, self.r.output_bytes, env)
         except Rejected as exc:
-            return self._rejected(str(exc), now, command)
+            return self.rejected(str(exc), now, command)
         status = R.TIMED_OUT if done.timed_out else R.OK if done.exit_code == 0 else R.FAILED
         return Remediation.about(
             command,
@@ -214,10 +217,7 @@ async def _listen_once(settings: Settings, guard: CommandGuard, stop: asyncio.Ev
     await consumer.start()
     try:
         await producer.start()
-        await consumer.topics()
-        parts = consumer.partitions_for_topic(r.commands_topic)
-        if not parts:
-            raise KafkaError(f"topic {r.commands_topic} does not exist yet")
+        parts = {tp.partition for tp in await all_partitions(consumer, r.commands_topic)}
         tp = TopicPartition(r.commands_topic, host_partition(guard.host, parts))
         consumer.assign([tp])
         saved = guard.store.position(tp.partition)
@@ -231,7 +231,7 @@ async def _listen_once(settings: Settings, guard: CommandGuard, stop: asyncio.Ev
             batch = await consumer.getmany(tp, timeout_ms=500)
             for message in batch.get(tp, []):
                 if message.key == key:
-                    row = await guard.handle(message.value or b"", time.time())
+                    row = await _handle(guard, message.value or b"")
                     log.info("command %s: %s %s", row.command_id, row.status, row.reason)
                     await producer.send_and_wait(
                         r.results_topic, R.encode_remediation(row), key=key
@@ -240,3 +240,13 @@ async def _listen_once(settings: Settings, guard: CommandGuard, stop: asyncio.Ev
     finally:
         await producer.stop()
         await consumer.stop()
+
+
+async def _handle(guard: CommandGuard, value: bytes) -> Remediation:
+    """guard.handle, total: a defect shows as a rejected row, never a stopped listener."""
+    now = time.time()
+    try:
+        return await guard.handle(value, now)
+    except Exception as exc:  # the agent must outlive any record
+        log.exception("command handling failed")
+        return guard.rejected(f"internal error: {type(exc).__name__}", now)

@@ -87,11 +87,11 @@ def _manual(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _send_and_wait(settings: Settings, cmd: Any, wait: float) -> Any:
-    from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+    from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
     from gamsi.remediator import records as R
     from gamsi.remediator.service import Signer
-    from gamsi.topics import ensure_topics
+    from gamsi.topics import all_partitions, ensure_topics
 
     r = settings.remediator
     signer = Signer(settings)
@@ -101,9 +101,7 @@ async def _send_and_wait(settings: Settings, cmd: Any, wait: float) -> Any:
     await consumer.start()
     await producer.start()
     try:
-        await consumer.topics()
-        parts = consumer.partitions_for_topic(r.results_topic) or {0}
-        tps = [TopicPartition(r.results_topic, p) for p in parts]
+        tps = await all_partitions(consumer, r.results_topic)
         consumer.assign(tps)
         await consumer.seek_to_end(*tps)
         for tp in tps:  # resolve the end now, before the command can be answered
@@ -150,20 +148,18 @@ def _log(args: argparse.Namespace, settings: Settings) -> int:
 
 async def read_rows(settings: Settings, since: float) -> list[Any]:
     """Every audit row on the results topic since ``since`` (seconds since the epoch), by time."""
-    from aiokafka import AIOKafkaConsumer, TopicPartition
+    from aiokafka import AIOKafkaConsumer
 
     from gamsi.remediator.records import decode_remediation
     from gamsi.schemas.codec import DecodeError
+    from gamsi.topics import all_partitions
 
     topic = settings.remediator.results_topic
     consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka.bootstrap, group_id=None)
     await consumer.start()
     rows = []
     try:
-        await consumer.topics()
-        tps = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
-        if not tps:
-            return []
+        tps = await all_partitions(consumer, topic)
         consumer.assign(tps)
         found = await consumer.offsets_for_times(dict.fromkeys(tps, int(since * 1000)))
         end = await consumer.end_offsets(tps)

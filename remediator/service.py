@@ -27,7 +27,7 @@ import socket
 import time
 from pathlib import Path
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from gamsi.collector.remediate import CommandGuard, SeenStore, state_dir
 from gamsi.notifier.mute import muted_by
@@ -50,7 +50,7 @@ from gamsi.streams.policy.load import load_policy
 from gamsi.streams.policy.match import effective_watches
 from gamsi.streams.policy.model import Policy
 from gamsi.streams.policy.remediate import Binding
-from gamsi.topics import ensure_topics
+from gamsi.topics import all_partitions, ensure_topics
 
 log = logging.getLogger(__name__)
 
@@ -148,17 +148,15 @@ class Remediator:
     async def _run_central(self, command: Command) -> None:
         if self.central is None:
             store = SeenStore(state_dir(self.settings) / "central", time.time())
-            self.central = CommandGuard(
-                self.settings, self.signer.key.public_key(), self.by, store, any_host=True
-            )
+            key, host = self.signer.key.public_key(), socket.gethostname()
+            self.central = CommandGuard(self.settings, key, host, store, any_host=True)
         # the decider hears of it from the results topic, like any agent's result
         await self._row(await self.central.execute(command, time.time()))
 
     async def replay(self, consumer: AIOKafkaConsumer) -> None:
         """Rows of the last ``loop_window`` (at least a day) back into the decider."""
         topic = self.r.results_topic
-        await consumer.topics()
-        parts = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or {0}]
+        parts = await all_partitions(consumer, topic)
         consumer.assign(parts)
         since_ms = int((time.time() - max(self.r.loop_window, 86400.0)) * 1000)
         found = await consumer.offsets_for_times(dict.fromkeys(parts, since_ms))
