@@ -3,12 +3,14 @@
 1. The HTTP status table: 429, 408 and 5xx are retryable (429 carries Retry-After);
    every other 4xx is permanent; 2xx is a delivery.
 2. No secret in error text or logs, whatever the failure.
+
+The HTTP checks are the published kit :mod:`gamsi.testing.channels`, the same a
+third-party channel's tests call (docs/extending.md).
 """
 
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -20,42 +22,18 @@ from gamsi.notifier.channels import (
     RetryableError,
     load_channel_types,
 )
-from gamsi.notifier.message import Notification
 from gamsi.notifier.secrets import Secrets
-from gamsi.schemas.records import SeverityEvent
+from gamsi.testing.channels import (
+    SECRET,
+    STATUS_TABLE,
+    check_status_table,
+    check_unreachable,
+    notification,
+)
 from tests.support.http_capture import HttpCapture, http_capture  # noqa: F401
 from tests.support.slack_standin import SlackStandIn
 
-SECRET = "TOPSECRET-7c1f9e"
 ENV = {"GAMSI_TEST_SECRET": SECRET}
-
-STATUS_TABLE = [
-    (200, None),
-    (201, None),
-    (400, PermanentError),
-    (401, PermanentError),
-    (403, PermanentError),
-    (404, PermanentError),
-    (408, RetryableError),
-    (413, PermanentError),
-    (429, RetryableError),
-    (500, RetryableError),
-    (502, RetryableError),
-    (503, RetryableError),
-]
-
-
-def notification(**kw: Any) -> Notification:
-    event = SeverityEvent(
-        event_id="e-1", host="web-01", item="cpu.util", instance="", watch="cpu", severity=4,
-        previous=0, transition="raise", value=97.0, threshold=90.0, ts=time.time(),
-        since=time.time() - 120,
-    )  # fmt: skip
-    base = dict(
-        route="ops", recipient="alice", channel="x", address="+821012345678", kind="raise",
-        events=[event], at=time.time(), key="e-1:ops:alice:x",
-    )  # fmt: skip
-    return Notification(**{**base, **kw})
 
 
 def http_channels(url: str) -> dict[str, tuple[str, dict[str, Any]]]:
@@ -129,37 +107,14 @@ async def _close_built_channels() -> AsyncIterator[None]:
 
 
 @pytest.mark.parametrize("name", list(http_channels("http://x")))
-@pytest.mark.parametrize(("status", "error"), STATUS_TABLE)
-async def test_http_status_table(
-    http_capture: HttpCapture,  # noqa: F811
-    caplog: pytest.LogCaptureFixture,
-    name: str,
-    status: int,
-    error: type[Exception] | None,
-) -> None:
-    kind, options = http_channels(http_capture.url)[name]
-    channel = build(kind, options, Secrets(ENV))
-    http_capture.respond(status, {"error": SECRET}, {"Retry-After": "7"})
-    caplog.set_level(logging.DEBUG)
-    if error is None:
-        await channel.send(notification())
-    else:
-        with pytest.raises(error) as info:
-            await channel.send(notification())
-        assert SECRET not in str(info.value)
-        if status == 429:
-            assert info.value.retry_after == 7  # type: ignore[attr-defined]
-    assert len(http_capture.requests) == 1
-    assert SECRET not in caplog.text
+async def test_http_status_table_and_no_secret(name: str) -> None:
+    """The published contract checks (gamsi.testing.channels), as a plugin's tests run them."""
 
+    def channel_at(url: str) -> Any:
+        return build(*http_channels(url)[name], Secrets(ENV))
 
-@pytest.mark.parametrize("name", list(http_channels("http://x")))
-async def test_connection_refused_is_retryable_and_secret_free(name: str) -> None:
-    kind, options = http_channels("http://127.0.0.1:9")[name]
-    channel = build(kind, options, Secrets(ENV))
-    with pytest.raises(RetryableError) as info:
-        await channel.send(notification())
-    assert SECRET not in str(info.value)
+    await check_status_table(channel_at)
+    await check_unreachable(channel_at)
 
 
 @pytest.mark.parametrize(("status", "error"), STATUS_TABLE)

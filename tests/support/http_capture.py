@@ -1,79 +1,18 @@
-"""A generic local HTTP server that records requests and answers what it is told.
-
-For the webhook, SMS, KakaoTalk and ntfy channels: ``respond(status, body,
-headers)`` queues answers (default 200 ``{}``); ``requests`` holds what arrived.
-"""
+"""The local HTTP capture server (now public in :mod:`gamsi.testing.http`) and its fixture."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from typing import Any
 
-import orjson
 import pytest
-from aiohttp import web
 
-
-@dataclass
-class CapturedRequest:
-    method: str
-    path: str
-    query: dict[str, str]
-    headers: dict[str, str]
-    body: bytes
-    peer: Any = None  # the client's (address, port): equal for requests on one connection
-
-    def json(self) -> Any:
-        return orjson.loads(self.body)
-
-
-class HttpCapture:
-    def __init__(self) -> None:
-        self.requests: list[CapturedRequest] = []
-        self._answers: list[tuple[int, Any, dict[str, str]]] = []
-        self._runner: web.AppRunner | None = None
-        self.url = ""
-
-    def respond(self, status: int, body: Any = None, headers: dict[str, str] | None = None) -> None:
-        self._answers.append((status, {} if body is None else body, headers or {}))
-
-    async def __aenter__(self) -> HttpCapture:
-        self._runner, port = await serve("/{tail:.*}", self._handle)
-        self.url = f"http://127.0.0.1:{port}"
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-
-    async def _handle(self, request: web.Request) -> web.Response:
-        self.requests.append(
-            CapturedRequest(
-                request.method,
-                request.path,
-                dict(request.query),
-                dict(request.headers),
-                await request.read(),
-                request.transport.get_extra_info("peername") if request.transport else None,
-            )
-        )
-        status, body, headers = self._answers.pop(0) if self._answers else (200, {}, {})
-        return web.json_response(body, status=status, headers=headers)
-
-
-async def serve(path: str, handler: Any) -> tuple[web.AppRunner, int]:
-    """Serve ``handler`` for every method on ``path`` at 127.0.0.1 on a free port."""
-    app = web.Application()
-    app.router.add_route("*", path, handler)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    return runner, site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+from gamsi.testing.http import CapturedRequest, HttpCapture, serve
 
 
 @pytest.fixture
 async def http_capture() -> AsyncIterator[HttpCapture]:
     async with HttpCapture() as server:
         yield server
+
+
+__all__ = ["CapturedRequest", "HttpCapture", "http_capture", "serve"]
