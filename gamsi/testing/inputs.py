@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from importlib.resources import files
 from pathlib import Path
 
@@ -50,18 +50,24 @@ def replay_input(
     """
     cls = REGISTRY.load()[plugin] if isinstance(plugin, str) else plugin
     config = settings if settings is not None else CollectorSettings(inputs=[cls.name])
-    count = len(stats.frames) - stats.index if ticks is None else ticks
     inp = cls(stats, config)
     inp.init()
-    out: list[list[Sample]] = []
     try:
-        for i in range(count):
-            if i:
-                stats.advance()
-            out.append(inp.collect(stats.t))
+        return [inp.collect(now) for now in frame_times(stats, ticks)]
     finally:
         inp.close()
-    return out
+
+
+def frame_times(stats: ReplayStats, ticks: int | None = None) -> Iterator[float]:
+    """Step ``stats`` through ``ticks`` frames (default: all left), yielding each one's time.
+
+    The first value is the current frame's; ``stats`` advances before each next one,
+    so a loop body sees the frame whose time it got (rates divide by their deltas).
+    """
+    for i in range(len(stats.frames) - stats.index if ticks is None else ticks):
+        if i:
+            stats.advance()
+        yield stats.t
 
 
 def check_samples(samples: Iterable[Sample]) -> None:
