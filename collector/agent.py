@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
 import time
 from pathlib import Path
 
@@ -46,7 +47,12 @@ def next_deadline(start: float, interval: float, now: float) -> float:
 
 
 def build_batch(
-    config: CollectorSettings, os_name: str, seq: int, ts: float, samples: list[Sample]
+    config: CollectorSettings,
+    os_name: str,
+    seq: int,
+    ts: float,
+    samples: list[Sample],
+    run: str = "",
 ) -> MetricBatch:
     return MetricBatch(
         host=config.host,
@@ -56,6 +62,7 @@ def build_batch(
         interval=config.interval,
         os=os_name,
         tags=list(config.tags),
+        run=run,
     )
 
 
@@ -74,6 +81,7 @@ class Agent:
         self.publisher = publisher or KafkaPublisher(settings)
         self.spool = Spool(spool_dir(settings), self.config.spool_max_bytes)
         self.seq = 0
+        self.run = secrets.token_hex(4)  # this process's run id: (run, seq) names a batch
         self.os = self.collector.stats.os()
         self._queue: asyncio.Queue[MetricBatch | None] = asyncio.Queue()
         self._queued = asyncio.Event()  # set by the tick loop: wakes a paused sender
@@ -85,7 +93,7 @@ class Agent:
         samples = self.collector.collect(now)
         samples.append(Sample("collector.spool_dropped", float(self.spool.dropped)))
         samples.append(Sample("collector.spool_pending", float(len(self.spool))))
-        batch = build_batch(self.config, self.os, self.seq, ts, samples)
+        batch = build_batch(self.config, self.os, self.seq, ts, samples, self.run)
         self.seq += 1
         return batch
 

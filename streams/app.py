@@ -17,30 +17,36 @@ import logging
 import os
 import socket
 import time
+from functools import partial
 from typing import Any, Protocol
 
 import faust
 import orjson
+from faust.serializers import codecs
+from faust.types import TP
 
-from gamsi.schemas.codec import DecodeError, decode_metric_batch
+from gamsi.deadletter import deliver, letter_key, screen
 from gamsi.schemas.faust_codec import STATE_CODEC_NAME, register
-from gamsi.schemas.records import DeadLetter, MetricBatch, SeverityEvent
+from gamsi.schemas.records import MetricBatch, SeverityEvent
 from gamsi.settings import Settings
+from gamsi.streams.limits import Limits
+from gamsi.streams.worker import COUNTERS, Watching, dump_state, judge_batch, run_ticks
 from gamsi.topics import ticks_topic
 
 log = logging.getLogger(__name__)
 
 STATE_TABLE = "host-state"
+HOST_STATE_CODEC = "gamsi-host-state"
+PIPELINE_GAP_TICKS = 3
+"""Ticks further apart than this many tick intervals mean the pipeline was not watching."""
 
 
 class Engine(Protocol):
-    def process(
-        self, state: dict[str, Any] | None, batch: MetricBatch
-    ) -> tuple[dict[str, Any], list[SeverityEvent]]: ...
+    def process(self, state: Any, batch: MetricBatch) -> tuple[Any, list[SeverityEvent]]: ...
 
     def tick(
-        self, state: dict[str, Any] | None, host: str, now: float
-    ) -> tuple[dict[str, Any], list[SeverityEvent]]: ...
+        self, state: Any, host: str, now: float, watching: bool = True
+    ) -> tuple[Any, list[SeverityEvent]]: ...
 
 
 class EngineHolder:
@@ -55,12 +61,41 @@ class EngineHolder:
         self.engine = engine
 
 
-def configured_engine(settings: Settings) -> Engine:
+def engine_for(settings: Settings, policy: Any, previous: Engine | None = None) -> Engine:
+    """The rule engine for ``policy`` with the ``[streams]`` settings; ``previous`` is the
+    engine it replaces (so series kept across the change are checked for meaning)."""
     from gamsi.streams.engine import Engine as RuleEngine
+
+    s = settings.streams
+    return RuleEngine(
+        policy,
+        previous=previous,  # type: ignore[arg-type]
+        stale_intervals=s.stale_intervals,
+        pipeline_gap=PIPELINE_GAP_TICKS * s.tick_interval,
+    )
+
+
+def configured_engine(settings: Settings) -> Engine:
     from gamsi.streams.policy.load import load_policy
 
     s = settings.streams
-    return RuleEngine(load_policy(s.policy_path or None, s.default_os))
+    return engine_for(settings, load_policy(s.policy_path or None, s.default_os))
+
+
+class StateCodec(codecs.Codec):
+    """The host-state table's values: engine states in their changelog form (orjson)."""
+
+    def _dumps(self, obj: Any) -> bytes:
+        return dump_state(obj)
+
+    def _loads(self, s: bytes) -> Any:
+        return orjson.loads(s)
+
+
+def _register_state_codec() -> str:
+    if HOST_STATE_CODEC not in codecs.codecs:
+        codecs.register(HOST_STATE_CODEC, StateCodec())
+    return HOST_STATE_CODEC
 
 
 def create_app(
@@ -106,8 +141,26 @@ def create_app(
         STATE_TABLE,
         default=None,
         partitions=k.partitions,
-        schema=faust.Schema(key_serializer=STATE_CODEC_NAME, value_serializer=STATE_CODEC_NAME),
+        schema=faust.Schema(
+            key_serializer=STATE_CODEC_NAME, value_serializer=_register_state_codec()
+        ),
     )
+    limits = Limits.of(settings.streams)
+    judged_up_to: dict[int, int] = {}  # partition → next metrics offset to judge (this process)
+
+    def highwater(partition: int) -> int | None:
+        try:
+            return app.consumer.highwater(TP(k.metrics_topic, partition))
+        except Exception:  # not assigned yet, or no fetch yet: unknown
+            return None
+
+    def done(partition: int) -> int | None:
+        if partition in judged_up_to:
+            return judged_up_to[partition]
+        committed = getattr(app.consumer, "_committed_offset", {})  # faust-streaming 0.15
+        return committed.get(TP(k.metrics_topic, partition))
+
+    watching = Watching(PIPELINE_GAP_TICKS * settings.streams.tick_interval, highwater, done)
 
     async def emit(host: str, transitions: list[SeverityEvent]) -> None:
         key = host.encode()
@@ -119,24 +172,15 @@ def create_app(
     async def evaluate(stream: faust.Stream) -> None:
         async for event in stream.events():
             message = event.message
-            try:
-                batch = decode_metric_batch(event.value)
-            except DecodeError as exc:
-                await deadletters.send(
-                    key=event.key, value=DeadLetter.of(str(exc), message, worker_name)
-                )
-                log.warning(
-                    "dead letter from %s[%d]@%d: %s",
-                    message.topic,
-                    message.partition,
-                    message.offset,
-                    exc,
-                )
-                continue
-            held = state.get(batch.host)
-            new_state, transitions = holder.engine.process(held and held["s"], batch)
-            state[batch.host] = {"p": message.partition, "s": new_state}
-            await emit(batch.host, transitions)
+            judge = partial(
+                judge_batch, holder.engine, state, partition=message.partition, limits=limits
+            )
+            judged, letter = screen(message, judge, worker_name)  # any failure: a dead letter
+            judged_up_to[message.partition] = message.offset + 1
+            if letter is not None:
+                await deliver(lambda d: deadletters.send(key=letter_key(d), value=d), letter)
+            elif judged is not None:
+                await emit(*judged)
 
     @app.agent(ticks, name="timers")
     async def timers(stream: faust.Stream) -> None:
@@ -147,13 +191,13 @@ def create_app(
             except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
                 log.warning("ignoring malformed tick %r", event.value)
                 continue
-            for host, held in list(state.items()):
-                if held is None or held["p"] != partition:
-                    continue
-                new_state, transitions = holder.engine.tick(held["s"], host, now)
-                if transitions:
-                    state[host] = {"p": partition, "s": new_state}
-                    await emit(host, transitions)
+            sees = watching(partition, now, time.time())
+
+            def report(host: str, exc: BaseException) -> None:
+                log.error("tick failed for host %s (state reset): %r", host, exc)
+
+            for host, transitions in run_ticks(holder.engine, state, partition, now, sees, report):
+                await emit(host, transitions)
 
     @app.timer(interval=settings.streams.tick_interval, on_leader=True)
     async def send_ticks() -> None:
@@ -165,13 +209,13 @@ def create_app(
 
         @app.task
         async def follow() -> None:
-            from gamsi.streams.engine import Engine as RuleEngine
             from gamsi.streams.policy.feed import follow_policies
 
             def swap(policy: Any, source: str) -> None:
-                holder.engine = RuleEngine(policy)
+                holder.engine = engine_for(settings, policy, holder.engine)
 
             await follow_policies(settings, swap)
 
     app.gamsi_engine = holder  # type: ignore[attr-defined]
+    app.gamsi_counters = COUNTERS  # type: ignore[attr-defined]
     return app

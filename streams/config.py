@@ -44,3 +44,27 @@ class StreamsSettings:
         "JSON inventory of what each host reports (items, instances, OS, tags) for "
         "`gamsi policy unregistered`. Empty means: read it from history (the last 24 h).",
     )
+    stale_intervals: float = opt(
+        5.0,
+        "A series (mount, NIC, disk, process...) missing from its host's arriving batches "
+        "for longer than this many collection intervals is gone: its open problem closes "
+        "with an 'instance gone' recovery (docs/rules.md).",
+    )
+    max_future: float = opt(
+        300.0,
+        "Seconds a batch's ts may be ahead of the worker's clock; a batch further ahead is "
+        "dead-lettered with the reason (a forged or broken clock must not move a host's order).",
+    )
+    max_samples_per_batch: int = opt(
+        20000, "Samples one metric batch may carry; a larger batch is dead-lettered."
+    )
+    max_instances_per_item: int = opt(
+        2000,
+        "Instances of one item (mounts, NICs, processes) one batch may carry; beyond it the "
+        "batch is dead-lettered.",
+    )
+    max_state_bytes: int = opt(
+        262144,
+        "Bytes one host's state may take on the changelog; a batch that grows it beyond "
+        "is dead-lettered and the host is judged afresh (Kafka refuses records over 1 MB).",
+    )

@@ -4,9 +4,11 @@ This is the whole contract the Faust agent sees (it stores the returned state in
 changelog table and sends the events); nothing here imports faust or aiokafka or
 reads a clock. Per host the engine compiles, once, a table from item to the rules
 that watch it (cached by host, OS and tags), so a sample nobody watches costs one
-dict lookup. Batches at or before the last one applied are dropped whole: that makes
-redelivery after a restart harmless, and the deterministic event ids make a replay
-of a batch whose state was not yet saved produce the same events again.
+dict lookup. Which batches apply is decided by gamsi.streams.ordering (replays
+and late batches are dropped whole, agent restarts and clock steps restart the
+evidence); the deterministic event ids make a replay of a batch whose state was
+not yet saved produce the same events again. The state itself is named in
+gamsi.streams.state; what survives a policy change in gamsi.streams.migrate.
 """
 
 from __future__ import annotations
@@ -16,26 +18,26 @@ from typing import Any
 
 import orjson
 
-from gamsi.schemas.records import MetricBatch, Severity, SeverityEvent
+from gamsi.schemas.records import MetricBatch, SeverityEvent
+from gamsi.streams.events import closing_events, event_id, nodata_event, value_event
+from gamsi.streams.migrate import migrate
+from gamsi.streams.ordering import LATE, STEP, Refused, place
 from gamsi.streams.policy.dump import policy_to_dict
 from gamsi.streams.policy.load import load_policy
 from gamsi.streams.policy.match import enabled_watches
-from gamsi.streams.policy.model import HEARTBEAT_ITEM, Policy
+from gamsi.streams.policy.model import HEARTBEAT_ITEM, Policy, Watch
 from gamsi.streams.rules import nodata
-from gamsi.streams.rules.machine import NODATA, Rule
+from gamsi.streams.rules.machine import GAP_INTERVALS, Rule
 from gamsi.streams.rules.registry import build_processors
+from gamsi.streams.state import NEVER, STATE_VERSION, HostState, load
 
-STATE_VERSION = 1
-GAP_INTERVALS = 3.0
-"""A sample more than this many collection intervals after the previous one breaks runs."""
-TRANSITIONS = {True: ("raise", "escalate"), False: ("recover", "deescalate")}
-INF = float("inf")
 _TABLE_CACHE = 100_000
-
-
-def event_id(*parts: object) -> str:
-    """Same transition, same id: downstream deduplicates redelivered events on it."""
-    return hashlib.blake2b("\x1f".join(map(str, parts)).encode(), digest_size=12).hexdigest()
+_PREVIOUS = 4
+"""Earlier policies an engine remembers, to tell what a kept series meant."""
+STALE_INTERVALS = 5.0
+"""Default: a series missing from a host's batches for longer than this many intervals is gone."""
+PIPELINE_GAP = 15.0
+"""Default: seconds between two ticks beyond which the pipeline was not watching."""
 
 
 class HostTable:
@@ -46,17 +48,17 @@ class HostTable:
     def __init__(self, engine: Engine, host: str, os_name: str, tags: tuple[str, ...]) -> None:
         watches = enabled_watches(engine.policy, host, os_name, tags)
         self.rules = {w.name: engine.rule(w) for w in watches}
-        self.by_item: dict[str, dict[str, list[tuple[Rule, str]]]] = {}
+        self.by_item: dict[str, dict[str, list[tuple[Rule, str, str]]]] = {}
         for rule in self.rules.values():
             self.by_item.setdefault(rule.watch.item, {})
         watched = set(self.by_item)
         self.processors = [p for p in engine.processors if p.output in watched]
         self.heartbeat = self.resolve(HEARTBEAT_ITEM, "") if HEARTBEAT_ITEM in watched else []
 
-    def resolve(self, item: str, instance: str) -> list[tuple[Rule, str]]:
-        """(rule, series key) for one item instance, computed once and cached."""
+    def resolve(self, item: str, instance: str) -> list[tuple[Rule, str, str]]:
+        """(rule, series key, instance) for one item instance, computed once and cached."""
         entries = [
-            (rule, f"{rule.name}\t{instance}")
+            (rule, f"{rule.name}\t{instance}", instance)
             for rule in self.rules.values()
             if rule.watch.item == item and rule.watch.covers_instance(instance)
         ]
@@ -65,16 +67,37 @@ class HostTable:
 
 
 class Engine:
-    def __init__(self, policy: Policy) -> None:
+    """The rules of one policy. ``previous``: the engine it replaces (for policy changes);
+    ``stale_intervals``: when a missing series is gone; ``pipeline_gap``: seconds between
+    ticks beyond which the pipeline was not watching (see docs/rules.md)."""
+
+    def __init__(
+        self,
+        policy: Policy,
+        *,
+        previous: Engine | None = None,
+        stale_intervals: float = STALE_INTERVALS,
+        pipeline_gap: float = PIPELINE_GAP,
+    ) -> None:
         self.policy = policy
+        self.stale_intervals = stale_intervals
+        self.pipeline_gap = pipeline_gap
         self.processors = build_processors(policy.processors)
         self.signature = hashlib.blake2b(
             orjson.dumps(policy_to_dict(policy), option=orjson.OPT_SORT_KEYS), digest_size=8
         ).hexdigest()
+        self.previous: dict[str, Engine] = {}
+        if previous is not None:
+            self.previous = {**previous.previous, previous.signature: previous}
+            self.previous.pop(self.signature, None)
+            for sig in list(self.previous)[:-_PREVIOUS]:
+                del self.previous[sig]
+            for e in self.previous.values():
+                e.previous = {}  # keep one level: the chain must not grow
         self._rules: dict[int, Rule] = {}
         self._tables: dict[tuple[str, str, tuple[str, ...]], HostTable] = {}
 
-    def rule(self, watch: Any) -> Rule:
+    def rule(self, watch: Watch) -> Rule:
         rule = self._rules.get(id(watch))
         if rule is None or rule.watch is not watch:
             rule = self._rules[id(watch)] = Rule(watch)
@@ -91,32 +114,35 @@ class Engine:
 
     # -- the contract -----------------------------------------------------------------
 
-    def process(self, state: dict | None, batch: MetricBatch) -> tuple[dict, list[SeverityEvent]]:
-        """Feed one host's batch (event time = batch.ts); return the new state and transitions."""
-        if state is None or state.get("v") != STATE_VERSION:
-            state = new_state()
-        t = batch.ts
-        host = batch.host
-        tags = tuple(batch.tags)
+    def process(self, state: Any, batch: MetricBatch) -> tuple[HostState, list[SeverityEvent]]:
+        """Feed one host's batch (event time = batch.ts); return the new state and transitions.
+
+        ``state`` is the host's :class:`HostState`, its changelog form (this version or
+        version 1) or None. Raises :class:`~gamsi.streams.ordering.Refused` for a batch
+        that cannot be placed in the host's order (the caller dead-letters it)."""
+        restored = not isinstance(state, HostState)
+        state = load(state)
         events: list[SeverityEvent] = []
-        series = state["s"]
-        if t <= state["ts"]:
-            if batch.seq <= state["seq"]:
-                state["late"] += 1  # duplicate or out of order: already applied or superseded
-                return state, events
-            state["steps"] += 1  # same agent moved on but its clock went back
-            table = self.table(host, batch.os, tags)
-            for key, st in series.items():
-                rule = table.rules.get(key.partition("\t")[0])
-                if rule is not None:
-                    rule.rebase(st)
+        where = place(state, batch)
+        if where == LATE:
+            state.late += 1  # duplicate or out of order: already applied or superseded
+            return state, events
+        t, host, interval = batch.ts, batch.host, batch.interval
+        tags = tuple(batch.tags)
         table = self.table(host, batch.os, tags)
-        if state["sig"] != self.signature or state["os"] != batch.os or state["tags"] != batch.tags:
-            self._migrate(state, table, host, t, events, list(tags))
-            state["sig"], state["os"], state["tags"] = self.signature, batch.os, list(tags)
-        state["ts"] = t
-        state["seq"] = batch.seq
-        gap = GAP_INTERVALS * batch.interval if batch.interval > 0 else INF
+        if restored:
+            _adopt(state, table)
+        if where == STEP:
+            state.steps += 1
+            self._rebase(state, table, t, interval)
+        elif t - state.ts > (GAP_INTERVALS * interval if interval > 0 else float("inf")):
+            state.resumed = t
+        if state.sig != self.signature or state.os != batch.os or state.tags != batch.tags:
+            events += migrate(state, table.rules, self._old(state, host), host, t, batch.tags)
+            state.sig, state.os, state.tags = self.signature, batch.os, list(tags)
+        state.ts = t
+        state.seq = batch.seq
+        series = state.series
         by_item = table.by_item
         for s in batch.samples:
             per_instance = by_item.get(s.item)
@@ -125,75 +151,96 @@ class Engine:
             entries = per_instance.get(s.instance)
             if entries is None:
                 entries = table.resolve(s.item, s.instance)
-            for rule, key in entries:
+            for rule, key, instance in entries:
                 st = series.get(key)
                 if st is None:
                     st = series[key] = rule.new_state()
-                change = rule.update(st, t, s.value, gap)
+                change = rule.update(st, t, s.value, interval)
                 if change is not None:
-                    events.append(self._event(rule, st, key, host, t, change, batch.tags))
+                    events.append(value_event(rule, st, instance, host, t, change, batch.tags))
         if table.processors:
-            self._derive(state, table, batch, gap, events)
-        for rule, key in table.heartbeat:
+            self._derive(state, table, batch, events)
+        for rule, key, _ in table.heartbeat:
             st = series.get(key)
             if st is None:
                 st = series[key] = rule.new_state()
-            change = rule.update(st, t, 1.0, gap)
+            change = rule.update(st, t, 1.0, interval)
             if change is not None:
-                events.append(self._event(rule, st, key, host, t, change, batch.tags))
+                events.append(value_event(rule, st, "", host, t, change, batch.tags))
+        if interval > 0:
+            self._sweep(state, table, t, self.stale_intervals * interval, host, batch.tags, events)
         return state, events
 
-    def tick(self, state: dict | None, host: str, now: float) -> tuple[dict, list[SeverityEvent]]:
-        """Timers on processor time ``now``: no-data raise and its recovery."""
-        if state is None or state.get("v") != STATE_VERSION:
-            return new_state(), []
-        table = self.table(host, state["os"], tuple(state["tags"]))
+    def tick(
+        self, state: Any, host: str, now: float, watching: bool = True
+    ) -> tuple[HostState, list[SeverityEvent]]:
+        """Timers on processor time ``now``: no-data raise and its recovery.
+
+        ``watching`` is False when the pipeline cannot vouch that this host's data would
+        have been seen by now (its partition lags, the tick itself was queued): then no
+        silence is judged and the next watching tick restarts the silence clocks. So
+        does a tick more than ``pipeline_gap`` seconds after the previous one."""
+        if state is None:
+            return HostState(), []
+        restored = not isinstance(state, HostState)
+        state = load(state)
+        if not watching:
+            state.tick = NEVER
+            return state, []
+        unwatched = now - state.tick > self.pipeline_gap
+        state.tick = now
+        table = self.table(host, state.os, tuple(state.tags))
+        if restored:
+            _adopt(state, table)
         events = []
-        for key, st in state["s"].items():
-            name, _, instance = key.partition("\t")
-            rule = table.rules.get(name)
-            nd = st[NODATA] if rule is not None and rule.nodata is not None else None
-            if nd is None:
+        for key, st in state.series.items():
+            nd = st.nd
+            rule = table.rules.get(key.partition("\t")[0]) if nd is not None else None
+            if rule is None or rule.nodata is None:
                 continue
-            change = nodata.tick(nd, st[2], now, rule.nodata.after, int(rule.nodata.severity))
+            spec = rule.nodata
+            if unwatched:
+                change = nodata.restart(nd, st.last, now)
+            else:
+                change = nodata.tick(nd, st.last, now, spec.after, int(spec.severity))
             if change is None:
                 continue
-            transition, severity, since = change
-            raised = transition == "raise"
-            w = rule.watch
-            what = f"{w.item}" + (f" {instance}" if instance else "")
-            message = (
-                f"{host}: no data for {what} for {rule.nodata.after:g} s: {Severity(severity).name}"
-                if raised
-                else f"{host}: data for {what} is back after no data since {since:.0f}"
-            )
+            if change[0] == "raise" and st.open is None:
+                st.open = [rule.item, 0.0, 0.0]
+            elif change[0] == "recover" and not st.sev:
+                st.open = None
+            instance = key.partition("\t")[2]
             events.append(
-                SeverityEvent(
-                    event_id=event_id(host, f"{name}/nodata", w.item, instance, transition, since),
-                    host=host,
-                    item=w.item,
-                    instance=instance,
-                    watch=f"{name}/nodata",
-                    severity=severity if raised else 0,
-                    previous=0 if raised else severity,
-                    transition=transition,
-                    value=0.0,
-                    threshold=rule.nodata.after,
-                    ts=since if raised else now,
-                    since=since if raised else 0.0,
-                    message=message,
-                    tags=list(state["tags"]),
-                )
-            )
+                nodata_event(rule.name, rule.item, instance, host, change, spec.after, now,
+                             state.tags)
+            )  # fmt: skip
         return state, events
 
     # -- helpers ------------------------------------------------------------------------
 
-    def _derive(
-        self, state: dict, table: HostTable, batch: MetricBatch, gap: float, events: list
-    ) -> None:
+    def _old(self, state: HostState, host: str) -> dict[str, Watch] | None:
+        """The watches that judged ``state`` last, if this engine still knows that policy."""
+        old = self.previous.get(state.sig)
+        if old is None:
+            return None
+        return {n: r.watch for n, r in old.table(host, state.os, tuple(state.tags)).rules.items()}
+
+    def _rebase(self, state: HostState, table: HostTable, t: float, interval: float) -> None:
+        """The batch at ``t`` is behind the last applied one (a clock step or an agent run on
+        a slower clock): restart runs and windows, keep each series' age."""
+        shift = t - max(interval, 0.0) - state.ts
+        for key, st in state.series.items():
+            rule = table.rules.get(key.partition("\t")[0])
+            if rule is not None:
+                rule.rebase(st, shift)
+            elif st.last != NEVER:
+                st.last += shift
+        state.derived.clear()  # processors' histories are on the old clock
+        state.resumed = t
+
+    def _derive(self, state: HostState, table: HostTable, batch: MetricBatch, events: list) -> None:
         """Run the stream processors on their input items and judge their outputs."""
-        pstate = state["p"]
+        pstate = state.derived
         t = batch.ts
         for proc in table.processors:
             for s in batch.samples:
@@ -206,101 +253,65 @@ class Engine:
                 entries = table.by_item[proc.output].get(s.instance)
                 if entries is None:
                     entries = table.resolve(proc.output, s.instance)
-                for rule, key in entries:
-                    st = state["s"].get(key)
+                for rule, key, instance in entries:
+                    st = state.series.get(key)
                     if st is None:
-                        st = state["s"][key] = rule.new_state()
-                    change = rule.update(st, t, value, gap)
+                        st = state.series[key] = rule.new_state()
+                    change = rule.update(st, t, value, batch.interval)
                     if change is not None:
-                        events.append(self._event(rule, st, key, batch.host, t, change, batch.tags))
+                        events.append(
+                            value_event(rule, st, instance, batch.host, t, change, batch.tags)
+                        )
 
-    def _migrate(
-        self, state: dict, table: HostTable, host: str, t: float, events: list, tags: list[str]
-    ) -> None:
-        """After a policy, OS or tag change: keep fitting series, recover orphaned problems."""
-        series = state["s"]
-        for key in list(series):
-            st = series[key]
+    def _sweep(
+        self, state: HostState, table: HostTable, t: float, bound: float, host: str,
+        tags: list[str], events: list,
+    ) -> None:  # fmt: skip
+        """Series missing from the host's batches for longer than ``bound`` are gone: close
+        their value problems ("instance gone") and forget them, unless a no-data condition
+        watches them (then it decides what their absence means)."""
+        horizon = t - bound
+        if state.resumed > horizon:
+            return  # the host itself was away until recently: nothing is missing yet
+        gone = [
+            k
+            for k, st in state.series.items()
+            if st.last < horizon and st.last != NEVER and (st.sev or st.nd is None)
+        ]
+        for key in gone:
+            st = state.series[key]
             name, _, instance = key.partition("\t")
+            events += closing_events(name, instance, st, host, t, "gone", tags, nodata=False)
             rule = table.rules.get(name)
-            if rule is not None and rule.fits(st):
+            if st.nd is None or rule is None:
+                del state.series[key]
                 continue
-            if st[0]:
-                events.append(
-                    SeverityEvent(
-                        event_id=event_id(host, name, "", instance, "recover", t, 0, "policy"),
-                        host=host,
-                        item=rule.watch.item if rule else "",
-                        instance=instance,
-                        watch=name,
-                        severity=0,
-                        previous=st[0],
-                        transition="recover",
-                        value=0.0,
-                        threshold=0.0,
-                        ts=t,
-                        message=f"{host}: watch {name} no longer applies as it was (policy change)",
-                        tags=tags,
-                    )
-                )
-            del series[key]
-
-    def _event(
-        self, rule: Rule, st: list, key: str, host: str, t: float, change: tuple, tags: list[str]
-    ) -> SeverityEvent:
-        previous, new, value = change
-        transition = TRANSITIONS[new > previous][previous != 0 and new != 0]
-        instance = key.partition("\t")[2]
-        threshold = rule.threshold_for(previous, new)
-        w = rule.watch
-        what = w.item + (f" {instance}" if instance else "")
-        level = rule.levels[max(new, previous)]
-        op = level.op if new > previous else _NEGATE[level.op]
-        message = (
-            f"{host}: {what} = {value:g} ({op} {threshold:g}): {Severity(new).name} "
-            f"{Severity(new).korean}, {_PAST[transition]} from {Severity(previous).name} [{w.name}]"
-        )
-        return SeverityEvent(
-            event_id=event_id(host, w.name, w.item, instance, transition, t, new),
-            host=host,
-            item=w.item,
-            instance=instance,
-            watch=w.name,
-            severity=new,
-            previous=previous,
-            transition=transition,
-            value=value,
-            threshold=threshold,
-            ts=t,
-            since=st[1],
-            message=message,
-            tags=list(tags),
-        )
+            fresh = rule.new_state()
+            fresh.last, fresh.nd = st.last, st.nd
+            fresh.open = st.open if st.nd.active else None
+            state.series[key] = fresh
+        if gone and state.derived:
+            alive = {k.partition("\t")[2] for k in state.series}
+            for pkey in [k for k in state.derived if k.partition("\t")[2] not in alive]:
+                del state.derived[pkey]
 
 
-_PAST = {
-    "raise": "raised",
-    "escalate": "escalated",
-    "deescalate": "de-escalated",
-    "recover": "recovered",
-}
-_NEGATE = {">": "<=", ">=": "<", "<": ">=", "<=": ">"}
+def _adopt(state: HostState, table: HostTable) -> None:
+    """A state read back from the changelog: fill in what version 1 did not record (the
+    item of an open problem), from the watch that applies now."""
+    for key, st in state.series.items():
+        if st.open is None and (st.sev or (st.nd is not None and st.nd.active)):
+            rule = table.rules.get(key.partition("\t")[0])
+            if rule is not None:
+                level = rule.levels.get(st.sev)
+                st.open = [rule.item, 0.0, level.threshold if level else 0.0]
 
 
-def new_state() -> dict[str, Any]:
-    """A host's state before its first batch (plain JSON types only)."""
-    return {
-        "v": STATE_VERSION,
-        "ts": -1e300,
-        "seq": -1,
-        "os": "",
-        "tags": [],
-        "sig": "",
-        "s": {},
-        "p": {},
-        "late": 0,
-        "steps": 0,
-    }
+def new_state() -> HostState:
+    """A host's state before its first batch."""
+    return HostState()
 
 
-__all__ = ["Engine", "event_id", "load_policy", "new_state"]
+__all__ = [
+    "STATE_VERSION", "Engine", "Refused", "event_id", "load_policy", "new_state",
+]  # fmt: skip

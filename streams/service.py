@@ -54,8 +54,7 @@ async def wait_for_departed_members(settings: Settings) -> None:
 def run_worker(settings: Settings, loglevel: str = "info") -> int:
     import faust
 
-    from gamsi.streams.app import create_app
-    from gamsi.streams.engine import Engine
+    from gamsi.streams.app import Engine, create_app, engine_for
     from gamsi.streams.policy.feed import current_policy
     from gamsi.topics import ensure_topics, wait_for_kafka
 
@@ -64,7 +63,7 @@ def run_worker(settings: Settings, loglevel: str = "info") -> int:
         await ensure_topics(settings)
         await wait_for_departed_members(settings)
         applied = await current_policy(settings)
-        return None if applied is None else Engine(applied[0])
+        return None if applied is None else engine_for(settings, applied[0])
 
     # The policy in force is read before Faust starts: agents must not wait for it.
     engine = asyncio.run(prepare())

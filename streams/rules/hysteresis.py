@@ -11,33 +11,31 @@ hold level (recovery side, from the recovery thresholds):
 
 So a value needs to cross the *recovery* threshold and stay across for ``clear``
 seconds to recover: no flapping around a threshold.
-
-Series state indexes used here: 0 severity, 1 since, 3 clearing since (None: not clearing).
 """
 
 from __future__ import annotations
 
-SEV, SINCE, LAST, CLEARING = 0, 1, 2, 3
+from gamsi.streams.state import Series
 
 
-def decide(st: list, t: float, candidate: int, hold: int, clear: float) -> tuple[int, int] | None:
-    """Apply one sample's verdict to series state ``st``; return (previous, new) on a change."""
-    sev = st[SEV]
+def decide(st: Series, t: float, candidate: int, hold: int, clear: float) -> tuple[int, int] | None:
+    """Apply one sample's verdict to series ``st``; return (previous, new) on a change."""
+    sev = st.sev
     if candidate > sev:
-        st[SEV] = candidate
-        st[CLEARING] = None
+        st.sev = candidate
+        st.clearing = None
         return sev, candidate
     if hold >= sev:
-        st[CLEARING] = None
+        st.clearing = None
         return None
-    since = st[CLEARING]
+    since = st.clearing
     if since is None:
-        st[CLEARING] = since = t
+        st.clearing = since = t
     if t - since < clear:
         return None
     new = max(hold, candidate)
-    st[SEV] = new
-    st[CLEARING] = None
+    st.sev = new
+    st.clearing = None
     if new == 0:
-        st[SINCE] = 0.0
+        st.since = 0.0
     return sev, new

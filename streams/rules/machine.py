@@ -2,38 +2,37 @@
 
 A :class:`Rule` is a watch compiled once: its thresholds, its mode (consecutive
 runs, a counting window, or an aggregate) and the numbers it needs. ``update``
-takes the series' state (a plain list, stored in the host's state dict), one
-sample's event time and value, and returns ``(previous, new)`` severities when
-the sample causes a transition. The common case, a normal value on a normal
-series, returns after one comparison.
-
-Series state: ``[severity, since, last_ts, clearing_since, runs_or_window,
-aggregate, nodata]``; see docs/rules.md for the semantics.
+takes the series' state (a :class:`~gamsi.streams.state.Series`), one sample's
+event time, value and the collector's interval, and returns ``(previous, new,
+value)`` when the sample causes a transition. The common case, a normal value on a
+normal series, returns after one comparison. See docs/rules.md for the semantics.
 """
 
 from __future__ import annotations
 
 from gamsi.streams.policy.model import Watch
-from gamsi.streams.rules import aggregate, duration, nodata, window
-from gamsi.streams.rules.hysteresis import CLEARING, LAST, SINCE, decide
+from gamsi.streams.rules import aggregate, duration, window
+from gamsi.streams.rules.hysteresis import decide
 from gamsi.streams.rules.threshold import Thresholds
+from gamsi.streams.state import NEVER, NoDataState, Series, Window
 
-NEVER = -1e300
-"""``last_ts`` of a series that has no sample yet (finite, so JSON keeps it)."""
-RUNS, AGG, NODATA = 4, 5, 6
+GAP_INTERVALS = 3.0
+"""A sample more than this many collection intervals after the previous one breaks runs."""
+INF = float("inf")
 
 
 class Rule:
     """A compiled watch."""
 
     __slots__ = (
-        "clear", "count", "duration", "fold", "levels", "mode", "name", "nodata", "sevs",
-        "thresholds", "watch", "window",
+        "clear", "count", "duration", "fold", "item", "levels", "mode", "name", "nodata",
+        "sevs", "thresholds", "watch", "window",
     )  # fmt: skip
 
     def __init__(self, watch: Watch) -> None:
         self.watch = watch
         self.name = watch.name
+        self.item = watch.item
         self.thresholds = Thresholds(watch)
         self.sevs = tuple(sorted(int(lv.severity) for lv in watch.levels))
         self.levels = {int(lv.severity): lv for lv in watch.levels}
@@ -45,81 +44,104 @@ class Rule:
         self.mode = "aggregate" if self.fold else ("window" if self.window else "runs")
         self.nodata = watch.nodata
 
-    def new_state(self) -> list:
-        return [
-            0,
-            0.0,
-            NEVER,
-            None,
-            [] if self.mode == "window" else duration.new_runs(len(self.sevs)),
-            aggregate.new_window() if self.fold else None,
-            nodata.new_state() if self.nodata else None,
-        ]
+    def new_state(self) -> Series:
+        return Series(
+            body=[] if self.mode == "window" else duration.new_runs(len(self.sevs)),
+            agg=Window() if self.fold else None,
+            nd=NoDataState() if self.nodata else None,
+        )
 
-    def fits(self, st: list) -> bool:
-        """Does stored state ``st`` have this rule's shape (after a policy change it may not)?"""
-        body = st[RUNS]
+    def fits(self, st: Series) -> bool:
+        """Does stored state ``st`` have this rule's shape, and is its severity a level here?"""
+        body = st.body
         if self.mode == "window":
             shape_ok = not body or isinstance(body[0], list)
         else:
             shape_ok = len(body) == 2 * len(self.sevs) and not (body and isinstance(body[0], list))
         return (
-            len(st) == 7
-            and shape_ok
-            and (st[AGG] is not None) == (self.fold is not None)
-            and (st[NODATA] is not None) == (self.nodata is not None)
-            and st[0] <= (self.sevs[-1] if self.sevs else 0)
+            shape_ok
+            and (st.agg is not None) == (self.fold is not None)
+            and (st.nd is not None) == (self.nodata is not None)
+            and (st.sev == 0 or st.sev in self.levels)
+            and (st.nd is None or st.nd.active in (0, int(self.nodata.severity)))
         )
 
-    def update(self, st: list, t: float, value: float, gap: float) -> tuple[int, int, float] | None:
+    def update(
+        self, st: Series, t: float, value: float, interval: float
+    ) -> tuple[int, int, float] | None:
         """Feed one sample; ``(previous, new, evaluated value)`` on a transition, else None."""
-        last = st[LAST]
+        last = st.last
         if t <= last:
             return None  # a duplicate or late sample: history is not rewritten
-        st[LAST] = t
+        st.last = t
         if not self.sevs:
             return None  # a no-data-only watch
         if self.mode == "window":
             raised, held = self.thresholds.classify(value)
             candidate, held = window.advance(
-                st[RUNS], t, raised, held, self.window, self.count, self.sevs
+                st.body, t, raised, held, self.window, self.count, self.sevs
             )
             x = value
         else:
-            runs = st[RUNS]
-            if t - last > gap:
+            runs = st.body
+            if t - last > (GAP_INTERVALS * interval if interval > 0 else INF):
                 duration.reset(runs)
-                st[CLEARING] = None
-            x = aggregate.push(st[AGG], t, value, self.window, self.fold) if self.fold else value
-            raised, held = self.thresholds.classify(x)
+                st.clearing = None
+                if st.agg is not None:
+                    st.agg.clear()  # a window with a hole is not evidence of the window
+            if self.fold:
+                x = aggregate.push(st.agg, t, value, self.window, self.fold)
+                raised, held = self.thresholds.classify(x)
+                if raised > st.sev and not aggregate.covered(st.agg, t, self.window, interval):
+                    raised = st.sev  # too few samples to speak for the whole window
+            else:
+                x = value
+                raised, held = self.thresholds.classify(x)
             if raised or runs[1]:
                 candidate = duration.advance(runs, t, raised, self.sevs, self.count, self.duration)
             else:
                 candidate = 0
-        if not (candidate or held or st[0]):
+        if not (candidate or held or st.sev):
             return None
-        previous = st[0]
+        previous = st.sev
         change = decide(st, t, candidate, held, self.clear)
         if change is None:
+            if previous:
+                self._still_open(st, previous, x)
             return None
+        new = change[1]
         if previous == 0:
-            st[SINCE] = window.began(st[RUNS], t) if self.mode == "window" else self._began(st, t)
-        return change[0], change[1], x
+            st.since = window.began(st.body, t) if self.mode == "window" else self._began(st, t)
+        if new:
+            st.open = [self.item, x, self.threshold_for(previous, new)]
+        elif st.nd is None or not st.nd.active:
+            st.open = None
+        return previous, new, x
 
-    def _began(self, st: list, t: float) -> float:
-        runs = st[RUNS]
+    def _still_open(self, st: Series, sev: int, x: float) -> None:
+        if st.open is None:  # kept from a version 1 state, which did not record it
+            level = self.levels.get(sev)
+            st.open = [self.item, x, 0.0 if level is None else level.threshold]
+        else:
+            st.open[1] = x
+
+    def _began(self, st: Series, t: float) -> float:
+        runs = st.body
         return runs[0] if runs and runs[1] else t
 
-    def rebase(self, st: list) -> None:
-        """The collector's clock stepped back: time differences across the step mean nothing."""
-        st[LAST] = NEVER
-        st[CLEARING] = None
+    def rebase(self, st: Series, shift: float) -> None:
+        """The collector's clock stepped (or a new agent run began on another clock): time
+        differences across the step mean nothing, so runs and windows restart. ``last``
+        moves by ``shift`` so the series' age relative to the host's batches is kept."""
+        if st.last != NEVER:
+            st.last += shift
+        st.clearing = None
         if self.mode == "window":
-            st[RUNS].clear()
+            st.body.clear()
         else:
-            duration.reset(st[RUNS])
-        if st[AGG] is not None:
-            aggregate.clear(st[AGG])
+            duration.reset(st.body)
+        if st.agg is not None:
+            st.agg.clear()
 
     def threshold_for(self, previous: int, new: int) -> float:
         """The threshold crossed: the new level's going up, the left level's recovery going down."""

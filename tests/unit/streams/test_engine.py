@@ -8,6 +8,7 @@ from pathlib import Path
 import orjson
 
 from gamsi.schemas.records import MetricBatch, Sample
+from gamsi.streams import state as host_state
 from gamsi.streams.engine import Engine
 from gamsi.streams.policy import load_policy
 from tests.unit.streams.timeline import Feeder, every, make_engine
@@ -43,7 +44,7 @@ def test_each_instance_is_its_own_series_and_excluded_instances_cost_nothing():
         ],
     )
     assert sorted((e.instance, e.severity) for e in f.events) == [("/", 2), ("/data", 4)]
-    assert sorted(f.state["s"]) == ["disk\t/", "disk\t/data"]
+    assert sorted(f.named.series) == ["disk\t/", "disk\t/data"]
 
 
 def test_state_is_plain_json_and_survives_a_round_trip_mid_problem():
@@ -55,7 +56,9 @@ def test_state_is_plain_json_and_survives_a_round_trip_mid_problem():
             plain.state, MetricBatch("h", t, batch, int(t), 10.0, "linux")
         )
         roundtrip.push(t, batch)
-    assert orjson.loads(orjson.dumps(plain.state))["s"] == roundtrip.state["s"]
+    series = 6  # position of the series in the changelog form (gamsi.streams.state.dump)
+    written = orjson.loads(orjson.dumps(plain.state, default=host_state.default))
+    assert written[series] == roundtrip.state[series]
     assert [e.transition for e in roundtrip.events] == ["raise", "recover"]
 
 
@@ -68,7 +71,7 @@ def test_a_policy_change_recovers_problems_of_watches_that_are_gone():
         ("disk", "recover"),
         ("disk-renamed", "raise"),
     ]
-    assert list(f.state["s"]) == ["disk-renamed\t/"]
+    assert list(f.named.series) == ["disk-renamed\t/"]
 
 
 def test_a_changed_watch_keeps_nothing_that_no_longer_fits():
@@ -111,7 +114,7 @@ def test_defaults_engine_handles_a_realistic_batch():
     ]
     state, events = engine.process(None, MetricBatch("h", 1000.0, samples, 1, 10.0, "linux"))
     assert events == []  # memory needs 2 minutes above 90 %
-    keys = sorted(state["s"])
+    keys = sorted(state.series)
     assert keys == ["agent-silent\t", "cpu-busy\t", "memory-used\t"]
 
 

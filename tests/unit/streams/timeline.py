@@ -1,9 +1,9 @@
 """Timeline helpers for the pure engine: push samples at event times, read transitions.
 
 Written in the spirit of Alertmanager's acceptance tests: ``feed(watch, [(t, v), ...])``
-returns ``[(t, transition, severity), ...]``. The state goes through an orjson round
-trip after every batch, as in the Faust changelog table, so a test also proves the
-state is plain JSON.
+returns ``[(t, transition, severity), ...]``. The state goes through its changelog form
+and an orjson round trip after every batch and tick, as after a restore from the Faust
+changelog table, so every timeline also proves the state survives one at any point.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from typing import Any
 import orjson
 
 from gamsi.schemas.records import MetricBatch, Sample, SeverityEvent
+from gamsi.streams import state as host_state
 from gamsi.streams.engine import Engine
 from gamsi.streams.policy.parse import policy_from_plain
 
@@ -52,15 +53,29 @@ class Feeder:
             interval=self.interval, os="linux", tags=tags or ["prod"],
         )  # fmt: skip
         state, events = self.engine.process(self.state, batch)
-        self.state = orjson.loads(orjson.dumps(state))
+        self.state = orjson.loads(orjson.dumps(state, default=host_state.default))
         self.events += events
         return events
 
     def tick(self, now: float) -> list[SeverityEvent]:
         state, events = self.engine.tick(self.state, self.host, now)
-        self.state = orjson.loads(orjson.dumps(state))
+        self.state = orjson.loads(orjson.dumps(state, default=host_state.default))
         self.events += events
         return events
+
+    def ticks(self, start: float, stop: float, step: float = 5.0) -> list[SeverityEvent]:
+        """Ticks at start, start+step, ... up to and including stop (the leader's cadence)."""
+        out: list[SeverityEvent] = []
+        now = start
+        while now <= stop:
+            out += self.tick(now)
+            now += step
+        return out
+
+    @property
+    def named(self) -> host_state.HostState:
+        """The state as the engine names it (read back from its changelog form)."""
+        return host_state.load(self.state)
 
     def values(
         self, points: Iterable[tuple[float, float]], item: str, instance: str = ""

@@ -19,7 +19,7 @@ def test_silent_agent_raises_after_the_timeout_and_recovers_when_data_returns():
     f = Feeder(make_engine(HEARTBEAT))
     f.push(1000.0, [])
     assert f.tick(5000.0) == []  # first tick: data arrived (processor time 5000)
-    assert f.tick(5059.0) == []
+    assert f.ticks(5005.0, 5055.0) == []
     (raised,) = f.tick(5060.0)
     assert (raised.transition, raised.severity, raised.ts, raised.since) == (
         "raise",
@@ -29,9 +29,9 @@ def test_silent_agent_raises_after_the_timeout_and_recovers_when_data_returns():
     )
     assert raised.watch == "agent/nodata"
     assert "no data" in raised.message
-    assert f.tick(5100.0) == []  # raised once, not on every tick
+    assert f.ticks(5065.0, 5100.0) == []  # raised once, not on every tick
     f.push(1010.0, [])
-    (recovered,) = f.tick(5101.0)
+    (recovered,) = f.tick(5105.0)
     assert (recovered.transition, recovered.severity, recovered.previous) == ("recover", 0, 3)
 
 
@@ -47,8 +47,8 @@ def _silent_after_three_batches(skew: float) -> list[tuple[str, float, str]]:
     f = Feeder(make_engine(HEARTBEAT))
     for i in range(3):
         f.push(5000.0 + skew + 10 * i, [])
-        f.tick(5000.0 + 10 * i)
-    f.tick(5080.0)
+        f.ticks(5000.0 + 10 * i, 5005.0 + 10 * i)
+    f.ticks(5030.0, 5080.0)
     return [(e.transition, e.ts, e.event_id) for e in f.events]
 
 
@@ -62,10 +62,10 @@ def test_collector_clock_ahead_or_behind_changes_nothing(skew):
 def test_a_tick_replayed_from_saved_state_gives_the_same_event():
     f = Feeder(make_engine(HEARTBEAT))
     f.push(1000.0, [])
-    f.tick(5000.0)
+    f.ticks(5000.0, 5055.0)
     saved = orjson.dumps(f.state)  # the engine updates the state it is given in place
     (first,) = f.engine.tick(orjson.loads(saved), "web-1", 5060.0)[1]
-    (again,) = make_engine(HEARTBEAT).tick(orjson.loads(saved), "web-1", 5075.0)[1]
+    (again,) = make_engine(HEARTBEAT).tick(orjson.loads(saved), "web-1", 5065.0)[1]
     assert again.event_id == first.event_id
     assert again.ts == first.ts
 
@@ -92,10 +92,9 @@ def test_one_item_going_silent_while_the_batches_continue():
 def test_nodata_and_value_conditions_are_separate_series():
     f = Feeder(make_engine(CPU_OR_SILENT))
     f.push(100.0, [Sample("cpu.util", 95.0)])
-    f.tick(100.0)
-    f.tick(130.0)
+    f.ticks(100.0, 130.0)
     f.push(140.0, [Sample("cpu.util", 10.0)])
-    f.tick(140.0)
+    f.ticks(135.0, 140.0)
     assert [(e.watch, e.transition) for e in f.events] == [
         ("cpu", "raise"),
         ("cpu/nodata", "raise"),
@@ -108,4 +107,4 @@ def test_tick_without_state_is_harmless():
     engine = make_engine(HEARTBEAT)
     state, events = engine.tick(None, "never-seen", 1000.0)
     assert events == []
-    assert state["s"] == {}
+    assert state.series == {}

@@ -19,11 +19,13 @@ def test_a_redelivered_batch_changes_nothing():
     for t in (0.0, 10.0, 20.0):
         f.push(t, cpu(95), seq=int(t))
     assert len(f.events) == 1
-    before = f.state
+    before = f.named
     assert f.push(20.0, cpu(95), seq=20) == []
     assert f.push(10.0, cpu(10), seq=10) == []  # an older one: already applied
-    assert f.state["s"] == before["s"]
-    assert f.state["late"] == 2
+    assert {k: v.dump() for k, v in f.named.series.items()} == {
+        k: v.dump() for k, v in before.series.items()
+    }
+    assert f.named.late == 2
 
 
 def test_an_out_of_order_batch_is_dropped_not_applied_backwards():
@@ -51,7 +53,7 @@ def test_a_clock_step_back_with_a_newer_seq_is_accepted_and_restarts_runs():
     f.push(500.0, cpu(95), seq=3)  # NTP stepped the collector's clock back 510 s
     f.push(510.0, cpu(95), seq=4)
     assert f.events == []
-    assert f.state["steps"] == 1
+    assert f.named.steps == 1
     f.push(520.0, cpu(95), seq=5)
     assert [(e.ts, e.transition, e.since) for e in f.events] == [(520.0, "raise", 500.0)]
 

@@ -71,7 +71,7 @@ def test_every_raise_is_followed_by_a_recovery_once_values_stay_normal(watch, st
     f, _ = run(watch, steps, tail=True)
     if f.events:
         assert f.events[-1].transition == "recover"
-    assert all(s[0] == 0 for s in f.state["s"].values())
+    assert all(s.sev == 0 for s in f.named.series.values())
 
 
 @settings(max_examples=300, deadline=None)

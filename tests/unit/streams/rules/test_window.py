@@ -58,9 +58,11 @@ def test_aggregate_events_carry_the_aggregated_value():
 
 def test_min_over_window_means_every_sample_breached(feed):
     watch = {**AVG, "aggregate": "min"}
-    points = [(0, 90), (10, 90), (20, 70), (30, 90), (40, 90), (50, 90)]
-    # (t-30, t] must hold no value below 80: the 70 at 20 leaves the window at t=50
-    assert feed(watch, points) == [(0.0, "raise", 2), (20.0, "recover", 0), (50.0, "raise", 2)]
+    points = [(-30, 90), (-20, 90), (-10, 90), (0, 90), (10, 90), (20, 70)]
+    points += [(30, 90), (40, 90), (50, 90)]
+    # raised once the samples cover the window (at -10); (t-30, t] must hold no value
+    # below 80: the 70 at 20 leaves the window at t=50
+    assert feed(watch, points) == [(-10.0, "raise", 2), (20.0, "recover", 0), (50.0, "raise", 2)]
 
 
 def test_max_over_window_for_a_process_that_must_be_up(feed):
@@ -76,4 +78,5 @@ def test_max_over_window_for_a_process_that_must_be_up(feed):
 def test_aggregate_with_duration_judges_the_aggregated_series(feed):
     watch = {**AVG, "duration": "20s"}
     points = every(0, 100, 10, 100)
-    assert feed(watch, points) == [(20.0, "raise", 2)]
+    # the window is covered from t=20 (3 samples at 10 s span 30 s): 20 s sustained from there
+    assert feed(watch, points) == [(40.0, "raise", 2)]
