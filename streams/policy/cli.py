@@ -14,41 +14,81 @@ import orjson
 import yaml
 
 from gamsi.settings import Settings
-from gamsi.streams.policy.cli_common import load_inventory, policy_in_force, user_error
+from gamsi.streams.policy.checks import unknown_items, watches_nothing
+from gamsi.streams.policy.cli_common import (
+    load_inventory,
+    policy_in_force,
+    reported_items,
+    user_error,
+)
 from gamsi.streams.policy.cli_register import register, unregistered
 from gamsi.streams.policy.dump import watch_to_dict
 from gamsi.streams.policy.errors import PolicyError
 from gamsi.streams.policy.load import load_policy
 from gamsi.streams.policy.match import effective_watches
+from gamsi.streams.policy.model import Policy
+
+
+def vetted(args: argparse.Namespace, settings: Settings) -> Policy:
+    """``args.file`` loaded exactly as the engine loads it, plus the checks both `validate`
+    and `apply` make, so the two accept the same policies.
+
+    Warns on stderr about watches on items nothing reports (``--strict``: refuses them);
+    refuses a policy that disables every watch unless ``--allow-empty``. Every refusal is
+    a :class:`~gamsi.cli.UserError` of one line.
+    """
+    lines: dict[str, dict[str, int]] = {}
+    try:
+        policy = load_policy(args.file, settings.streams.default_os, lines)
+    except PolicyError as exc:
+        raise user_error(str(exc)) from None
+    findings = unknown_items(policy, None, lines)
+    if findings:  # only then is the inventory worth reading (it may open history)
+        reported, note = reported_items(args, settings)
+        findings = unknown_items(policy, reported, lines)
+        for finding in findings:
+            print(f"warning: {finding}{note}", file=sys.stderr)
+    if findings and args.strict:
+        raise user_error(
+            f"{args.file}: refused (--strict): {len(findings)} watches on items nothing reports"
+        )
+    if watches_nothing(policy) and not args.allow_empty:
+        raise user_error(
+            f"{args.file}: expected at least one enabled watch; this policy disables every "
+            "watch and would silence every host (pass --allow-empty if that is the intent)"
+        )
+    return policy
 
 
 def _apply(args: argparse.Namespace, settings: Settings) -> int:
     import asyncio
 
-    from gamsi.streams.policy.feed import apply_policy
+    from aiokafka.errors import KafkaError
 
+    from gamsi.streams.policy.feed import publish_policy
+
+    policy = vetted(args, settings)
     try:
-        policy = asyncio.run(apply_policy(settings, args.file))
-    except PolicyError as exc:
-        raise user_error(str(exc)) from None
-    print(
-        f"{args.file}: applied: {len(policy.watches)} watches in force on "
-        f"{settings.kafka.policies_topic}; running workers switch without a restart"
-    )
+        asyncio.run(publish_policy(settings, policy, str(args.file)))
+    except (KafkaError, OSError) as exc:
+        raise user_error(
+            f"{args.file}: valid, but not applied: cannot publish to Kafka at "
+            f"{settings.kafka.bootstrap} ({type(exc).__name__}: {exc})"
+        ) from None
+    topic = settings.kafka.policies_topic
+    print(f"{args.file}: applied on {topic} ({_summary(policy)}); workers switch without restart")
     return 0
 
 
 def _validate(args: argparse.Namespace, settings: Settings) -> int:
-    try:
-        policy = load_policy(args.file, settings.streams.default_os)
-    except PolicyError as exc:
-        raise user_error(str(exc)) from None
-    own = [w for w in policy.watches if not w.origin.startswith("defaults/")]
-    print(
-        f"{args.file}: valid: {len(own)} watches, {len(policy.overrides)} overrides, "
-        f"processors: {', '.join(policy.processors) or 'none'}"
-    )
+    print(f"{args.file}: valid: {_summary(vetted(args, settings))}")
     return 0
+
+
+def _summary(policy: Policy) -> str:
+    own = [w for w in policy.watches if not w.origin.startswith("defaults/")]
+    processors = ", ".join(policy.processors) or "none"
+    return f"{len(own)} watches, {len(policy.overrides)} overrides, processors: {processors}"
 
 
 def _show(args: argparse.Namespace, settings: Settings) -> int:
@@ -89,13 +129,19 @@ def add_commands(sub: Any) -> None:
     policy = sub.add_parser("policy", help="watch policies: validate, show, unregistered items")
     psub = policy.add_subparsers(dest="policy_command", required=True)
 
-    p = command(psub, "validate", _validate, "check a policy file or directory strictly")
-    p.add_argument("file", help="policy YAML file or directory")
-
-    p = command(
-        psub, "apply", _apply, "validate, then publish to the running stream workers (live)"
-    )
-    p.add_argument("file", help="policy YAML file or directory")
+    for name, handler, text in (
+        ("validate", _validate, "check a policy file or directory strictly"),
+        ("apply", _apply, "validate, then publish to the running stream workers (live)"),
+    ):
+        p = command(psub, name, handler, text)
+        p.add_argument("file", help="policy YAML file or directory")
+        p.add_argument(
+            "--strict", action="store_true", help="refuse watches on items nothing reports"
+        )
+        p.add_argument(
+            "--allow-empty", action="store_true", help="accept a policy that disables every watch"
+        )
+        p.add_argument("--inventory", help="inventory JSON or metric batches as JSON lines")
 
     p = command(
         psub, "show", _show, "the policy, or the effective watches of one host and their origin"

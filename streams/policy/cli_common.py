@@ -107,3 +107,18 @@ def selected_hosts(args: argparse.Namespace, settings: Settings) -> list[HostInv
             raise user_error(f"host {args.host!r} is not in the inventory; known hosts: {known}")
         return [inv.hosts[args.host]]
     return [inv.hosts[h] for h in sorted(inv.hosts)]
+
+
+def reported_items(args: argparse.Namespace, settings: Settings) -> tuple[set[str] | None, str]:
+    """(every item some host in the inventory reports, a note for warnings).
+
+    The items are None, and the note says why, when no inventory could be read: the
+    checks then rely on the collector's catalogue alone.
+    """
+    from gamsi.cli import UserError
+
+    try:
+        inv = load_inventory(args, settings)
+    except UserError as exc:
+        return None, f" (no inventory read: {exc})"
+    return {item for h in inv.hosts.values() for item in h.items}, ""

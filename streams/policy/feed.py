@@ -5,8 +5,15 @@ publishes the resolved policy (defaults included) to a compacted one-partition
 topic under a fixed key, so the topic always holds the current policy. Every
 stream worker reads that topic from the beginning without a consumer group —
 each must see every policy, not a share of them — and swaps its engine when a
-new one arrives. A record a worker cannot read is logged and skipped: the
-previous policy stays in force, which is the safe choice for a monitoring system.
+new one arrives.
+
+Anyone who can write to the topic can put anything on it, so reading a record is
+total: a record that is not a valid policy (not JSON, not a version 1 policy record,
+a policy that does not validate, a tombstone) is logged with its offset and counted
+in :class:`FeedStats`, and the last good policy stays in force — the safe choice
+for a monitoring system. A worker that starts while the latest record is bad takes
+the last good one before it (or, once compaction has removed it, the configured
+policy); a valid policy published on top is taken as usual.
 """
 
 from __future__ import annotations
@@ -15,11 +22,12 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import orjson
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
 from gamsi.settings import Settings
@@ -28,13 +36,28 @@ from gamsi.streams.policy.errors import PolicyError
 from gamsi.streams.policy.load import load_policy
 from gamsi.streams.policy.model import Policy
 from gamsi.streams.policy.parse import policy_from_plain
+from gamsi.topics import read_compacted
 
 log = logging.getLogger(__name__)
 
 POLICY_KEY = b"policy"
+TOPIC_SOURCE = "<policy topic>"
+
+
+@dataclass(slots=True)
+class FeedStats:
+    """Self-monitoring counters of one reader of the policy topic."""
+
+    applied: int = 0
+    """Policies taken into force."""
+    bad_records: int = 0
+    """Records that were not a valid policy and were skipped (the previous policy stayed)."""
+    last_error: str = ""
+    """``offset N: reason`` of the last bad record."""
 
 
 def policy_record(policy: Policy, source: str) -> bytes:
+    """The record `gamsi policy apply` publishes: a version 1 envelope around the policy."""
     return orjson.dumps(
         {
             "v": 1,
@@ -46,33 +69,75 @@ def policy_record(policy: Policy, source: str) -> bytes:
     )
 
 
-def read_policy_record(data: bytes) -> tuple[Policy, str]:
-    body = orjson.loads(data)
-    if not isinstance(body, dict) or body.get("kind") != "policy" or body.get("v") != 1:
-        raise PolicyError("<policy topic>", "", "expected a version 1 policy record")
-    return policy_from_plain(body["policy"], f"<applied {body.get('source', '?')}>"), str(
-        body.get("source", "")
+def read_policy_record(data: bytes | None) -> tuple[Policy, str]:
+    """(policy, where it was applied from) from one record of the policy topic.
+
+    Raises :class:`PolicyError` (one line, never another exception) for anything that
+    is not a valid version 1 policy record.
+    """
+    try:
+        body = orjson.loads(data) if data is not None else None
+        if not isinstance(body, dict) or body.get("kind") != "policy" or body.get("v") != 1:
+            raise PolicyError(TOPIC_SOURCE, "", "expected a version 1 policy record")
+        if not isinstance(body.get("policy"), dict):
+            raise PolicyError(TOPIC_SOURCE, "policy", "expected the policy as a mapping")
+        source = body.get("source", "?")
+        source = source if isinstance(source, str) else repr(source)[:200]
+        return policy_from_plain(body["policy"], f"<applied {source[:200]}>"), source
+    except PolicyError:
+        raise
+    except orjson.JSONDecodeError as exc:
+        raise PolicyError(TOPIC_SOURCE, "", f"expected JSON ({exc})") from None
+    except Exception as exc:  # a record must never stop a worker: any failure is "bad record"
+        raise PolicyError(TOPIC_SOURCE, "", f"unreadable ({type(exc).__name__})") from None
+
+
+def _skip(stats: FeedStats, offset: int, exc: Exception) -> None:
+    stats.bad_records += 1
+    stats.last_error = f"offset {offset}: {exc}"
+    log.error(
+        "policy topic: record at offset %d skipped, the previous policy stays in force "
+        "(%d bad records so far): %s",
+        offset,
+        stats.bad_records,
+        exc,
     )
 
 
-async def apply_policy(settings: Settings, path: str | Path) -> Policy:
-    """Validate (raises PolicyError naming file and key) and publish; returns the policy."""
-    policy = load_policy(path, settings.streams.default_os)
+async def publish_policy(settings: Settings, policy: Policy, source: str) -> None:
+    """Put ``policy`` in force: publish it to the policy topic under the one fixed key."""
     producer = AIOKafkaProducer(bootstrap_servers=settings.kafka.bootstrap, acks="all")
     await producer.start()
     try:
         await producer.send_and_wait(
-            settings.kafka.policies_topic, policy_record(policy, str(path)), key=POLICY_KEY
+            settings.kafka.policies_topic, policy_record(policy, source), key=POLICY_KEY
         )
     finally:
         await producer.stop()
+
+
+async def apply_policy(settings: Settings, path: str | Path) -> Policy:
+    """Load ``path`` (raises PolicyError naming file and key) and publish it; returns it."""
+    policy = load_policy(path, settings.streams.default_os)
+    await publish_policy(settings, policy, str(path))
     return policy
 
 
-async def current_policy(settings: Settings, within: float = 5.0) -> tuple[Policy, str] | None:
-    """The last applied policy, or None if none was applied or Kafka does not answer
-    within ``within`` seconds (then the caller falls back to the configured policy)."""
-    tp = TopicPartition(settings.kafka.policies_topic, 0)
+async def current_policy(
+    settings: Settings, within: float = 5.0, stats: FeedStats | None = None
+) -> tuple[Policy, str] | None:
+    """The last *valid* applied policy, or None if none was applied (or none is readable),
+    or Kafka does not answer within ``within`` seconds; the caller then falls back to the
+    configured policy. Bad records are skipped and counted in ``stats``."""
+    stats = stats or FeedStats()
+    found: list[tuple[Policy, str]] = []
+
+    def take(record: Any) -> None:
+        try:
+            found[:] = [read_policy_record(record.value)]
+        except PolicyError as exc:
+            _skip(stats, record.offset, exc)
+
     consumer = AIOKafkaConsumer(
         bootstrap_servers=settings.kafka.bootstrap,
         group_id=None,
@@ -81,52 +146,52 @@ async def current_policy(settings: Settings, within: float = 5.0) -> tuple[Polic
     )
     try:
         await asyncio.wait_for(consumer.start(), within)
-        end = (await asyncio.wait_for(consumer.end_offsets([tp]), within))[tp]
-        if end == 0:
-            return None
-        consumer.assign([tp])
-        consumer.seek(tp, end - 1)
-        batch = await consumer.getmany(tp, timeout_ms=int(within * 1000))
-        messages = batch.get(tp, [])
-        return read_policy_record(messages[-1].value) if messages else None
+        await asyncio.wait_for(
+            read_compacted(consumer, settings.kafka.policies_topic, take), within * 6
+        )
     except (TimeoutError, KafkaError, OSError) as exc:
         log.info("no applied policy read from Kafka (%s); using the configured one", exc)
         return None
     finally:
         await consumer.stop()
+    if not found and stats.bad_records:
+        log.warning(
+            "no valid policy on %s (%d bad records): the configured policy is in force",
+            settings.kafka.policies_topic,
+            stats.bad_records,
+        )
+    return found[-1] if found else None
 
 
 async def follow_policies(
     settings: Settings,
     on_policy: Callable[[Policy, str], Any],
     caught_up: asyncio.Event | None = None,
+    stats: FeedStats | None = None,
 ) -> None:
-    """Call ``on_policy`` for each applied policy, forever; set ``caught_up`` (if given) once the
-    records present at start have been read (so no batch is judged by a stale policy)."""
-    caught_up = caught_up or asyncio.Event()
-    tp = TopicPartition(settings.kafka.policies_topic, 0)
+    """Call ``on_policy`` for each valid applied policy, forever; set ``caught_up`` (if given)
+    once the records present at start have been read (so no batch is judged by a stale
+    policy). A bad record, or an ``on_policy`` that raises, is logged and counted in
+    ``stats``; the policy in force stays."""
+    stats = stats if stats is not None else FeedStats()
+
+    def take(record: Any) -> None:
+        try:
+            policy, source = read_policy_record(record.value)
+            on_policy(policy, source)
+        except Exception as exc:  # never let one record stop the worker
+            _skip(stats, record.offset, exc)
+        else:
+            stats.applied += 1
+            log.info("policy from %s in force (offset %d)", source, record.offset)
+
     consumer = AIOKafkaConsumer(
         bootstrap_servers=settings.kafka.bootstrap, group_id=None, enable_auto_commit=False
     )
     await consumer.start()
     try:
-        consumer.assign([tp])
-        await consumer.seek_to_beginning(tp)
-        end = (await consumer.end_offsets([tp]))[tp]
-        if end == 0:
-            caught_up.set()
-            log.info("no applied policy on %s: the configured policy is in force", tp.topic)
-        while True:
-            for messages in (await consumer.getmany(tp, timeout_ms=1000)).values():
-                for message in messages:
-                    try:
-                        policy, source = read_policy_record(message.value)
-                    except (PolicyError, orjson.JSONDecodeError, KeyError, TypeError) as exc:
-                        log.error("unreadable policy at offset %d: %s", message.offset, exc)
-                    else:
-                        on_policy(policy, source)
-                        log.info("policy from %s in force (offset %d)", source, message.offset)
-            if not caught_up.is_set() and await consumer.position(tp) >= end:
-                caught_up.set()
+        await read_compacted(
+            consumer, settings.kafka.policies_topic, take, follow=True, caught_up=caught_up
+        )
     finally:
         await consumer.stop()
