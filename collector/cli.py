@@ -52,7 +52,9 @@ def _capture(args: argparse.Namespace, settings: Settings) -> int:
     path = Path(args.file)
     if not path.parent.is_dir():
         raise UserError(f"{path}: directory {path.parent} does not exist")
-    doc = capture(default_stats(), path, frames=args.frames, gap=args.gap)
+    doc = capture(
+        default_stats(settings.collector.host_root), path, frames=args.frames, gap=args.gap
+    )
     print(f"captured {len(doc['frames'])} frames of {doc['host']} into {path}")
     return 0
 

@@ -13,11 +13,12 @@ from gamsi.schemas.records import Sample
 from gamsi.settings import CollectorSettings
 
 
-def default_stats() -> SystemStats:
-    """The live host (imports psutil only when a real collection is wanted)."""
+def default_stats(host_root: str = "") -> SystemStats:
+    """The live host (imports psutil only when a real collection is wanted); ``host_root``
+    reads a host whose / is mounted there (see :mod:`gamsi.collector.hostroot`)."""
     from gamsi.collector.psutil_stats import PsutilStats
 
-    return PsutilStats()
+    return PsutilStats(host_root)
 
 
 class Collector:
@@ -25,7 +26,7 @@ class Collector:
 
     def __init__(self, config: CollectorSettings, stats: SystemStats | None = None) -> None:
         self.config = config
-        self.stats = stats if stats is not None else default_stats()
+        self.stats = stats if stats is not None else default_stats(config.host_root)
         self.inputs: list[Input] = []
 
     def open(self) -> Collector:

@@ -61,6 +61,12 @@ class CollectorSettings:
     publish_timeout: float = opt(
         5.0, "Seconds to wait for Kafka to acknowledge a batch before spooling it."
     )
+    host_root: str = opt(
+        "",
+        "Where the host's / is mounted when the agent runs in a container (e.g. /hostfs, "
+        "like node_exporter's --path.rootfs): /proc, mounts and NICs are read from the "
+        "host, filesystems reported by the host's own mountpoints. Empty: this system.",
+    )
 
     def __post_init__(self) -> None:
         if self.interval < 1.0:

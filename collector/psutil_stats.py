@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 
 import psutil
 
+from gamsi.collector import hostroot
 from gamsi.collector.stats import (
     ClockState,
     CpuTimes,
@@ -28,8 +30,7 @@ from gamsi.collector.stats import (
     ProcInfo,
     Swap,
 )
-
-_FILE_NR = "/proc/sys/fs/file-nr"
+from gamsi.config_fields import ConfigError
 
 
 def _cpu(t: object) -> CpuTimes:
@@ -52,7 +53,21 @@ def _cpu(t: object) -> CpuTimes:
 
 
 class PsutilStats:
-    """Reads the live host through psutil."""
+    """Reads the live host through psutil.
+
+    ``host_root`` (Linux): where the host's ``/`` is mounted when the agent runs in
+    a container (see :mod:`gamsi.collector.hostroot`); "" reads this system. It sets
+    psutil's process-wide ``PROCFS_PATH``. Raises ConfigError if it is not a host root.
+    """
+
+    def __init__(self, host_root: str = "") -> None:
+        self.host_root = host_root
+        self._proc = Path("/proc")
+        if host_root:
+            if not sys.platform.startswith("linux"):
+                raise ConfigError("[collector] host_root: only supported on Linux; expected ''")
+            self._proc = hostroot.check_root(host_root)
+            psutil.PROCFS_PATH = str(self._proc)
 
     def os(self) -> str:
         if sys.platform.startswith("linux"):
@@ -80,11 +95,15 @@ class PsutilStats:
         return Swap(total=s.total, used=s.used)
 
     def partitions(self) -> list[Partition]:
+        if self.host_root:
+            return hostroot.partitions(self._proc)
         return [
             Partition(p.device, p.mountpoint, p.fstype) for p in psutil.disk_partitions(all=False)
         ]
 
     def disk_usage(self, mountpoint: str) -> DiskUsage:
+        if self.host_root:
+            mountpoint = hostroot.inside(self.host_root, mountpoint)
         u = psutil.disk_usage(mountpoint)
         if hasattr(os, "statvfs"):
             st = os.statvfs(mountpoint)
@@ -103,6 +122,8 @@ class PsutilStats:
         }
 
     def net_io(self) -> dict[str, NetIO]:
+        if self.host_root:
+            return hostroot.net_io(self._proc)
         counters = psutil.net_io_counters(pernic=True) or {}
         return {nic: NetIO(*(getattr(c, f) for f in NetIO._fields)) for nic, c in counters.items()}
 
@@ -132,7 +153,7 @@ class PsutilStats:
 
     def file_handles(self) -> FileHandles | None:
         try:
-            with open(_FILE_NR) as f:
+            with open(self._proc / "sys" / "fs" / "file-nr") as f:
                 allocated, unused, maximum = (int(x) for x in f.read().split())
         except (OSError, ValueError):
             return None
