@@ -45,6 +45,8 @@ class Notification:
     """Events this message covers but does not list (see :func:`bounded`)."""
     omitted_hosts: int = 0
     """Hosts that appear only among the omitted events."""
+    remediation: str = ""
+    """What a recovery script did for this problem (gamsi.notifier.remediation), or ''."""
 
     @property
     def severity(self) -> Severity:
@@ -69,9 +71,10 @@ class Notification:
         if self.kind == "renotify":
             prefix += " still active:"
         elif self.kind == "escalation":
-            prefix += " escalated, unacknowledged:"
+            prefix += " escalated:" if self.remediation else " escalated, unacknowledged:"
         if self.count == 1:
-            return f"{prefix} {event_line(self.events[0], self.at, self.recovered)}"
+            note = f" — {self.remediation}" if self.remediation else ""
+            return f"{prefix} {event_line(self.events[0], self.at, self.recovered)}{note}"
         items = ", ".join(sorted({_item(e) for e in self.events}))
         was = f" (was {sev.name})" if self.recovered else ""
         count, hosts = self.count, len(self.hosts) + self.omitted_hosts
@@ -93,6 +96,8 @@ class Notification:
             parts.extend(f"- {line}" for line in self.lines())
         if self.omitted:
             parts.append(f"… and {self.omitted} more")
+        if self.remediation and self.count > 1:
+            parts.append(self.remediation)
         if self.acked_by:
             parts.append(f"Acknowledged by {self.acked_by}.")
         ids = ", ".join(e.event_id for e in self.events[:3])

