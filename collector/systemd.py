@@ -33,6 +33,7 @@ EnvironmentFile=-/etc/gamsi/gamsi.env
 Restart=always
 RestartSec=5
 TimeoutStopSec=30
+LimitNOFILE=65536
 NoNewPrivileges=yes
 ProtectSystem=full
 PrivateTmp=yes

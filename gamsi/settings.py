@@ -27,6 +27,7 @@ from gamsi.collector.config import CollectorSettings
 from gamsi.config_fields import ConfigError, opt
 from gamsi.files import read_toml
 from gamsi.history.config import HistorySettings
+from gamsi.http_config import HttpSettings
 from gamsi.notifier.config import NotifierSettings
 from gamsi.remediator.config import RemediatorSettings
 from gamsi.streams.config import StreamsSettings
@@ -98,6 +99,7 @@ class Settings:
     notifier: NotifierSettings = field(default_factory=NotifierSettings)
     history: HistorySettings = field(default_factory=HistorySettings)
     remediator: RemediatorSettings = field(default_factory=RemediatorSettings)
+    http: HttpSettings = field(default_factory=HttpSettings)
 
     @property
     def data_dir(self) -> Path:

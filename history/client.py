@@ -19,6 +19,7 @@ from gamsi.history.query_server import HOST
 from gamsi.history.readonly import NotReadOnly, check_read_only
 from gamsi.history.reports import Run
 from gamsi.history.store import QueryResult, Reader, open_client, open_store
+from gamsi.http_config import endpoint_token
 from gamsi.settings import Settings
 
 HEALTH_TIMEOUT = 1.0
@@ -31,6 +32,13 @@ class QueryError(RuntimeError):
 
 def _url(settings: Settings, path: str) -> str:
     return f"http://{HOST}:{settings.history.query_port}{path}"
+
+
+def _auth(settings: Settings) -> dict[str, str]:
+    """The Authorization header for the endpoint's token, if one is configured."""
+    h = settings.history
+    token = endpoint_token(h.query_token, h.query_token_file, "[history] query_token")
+    return {"Authorization": f"Bearer {token}"} if token else {}
 
 
 def service_answers(settings: Settings) -> bool:
@@ -49,7 +57,7 @@ def remote(settings: Settings) -> Run:
             _url(settings, "/query"),
             data=sql.encode(),
             method="POST",
-            headers={"Content-Type": "text/plain; charset=utf-8"},
+            headers={"Content-Type": "text/plain; charset=utf-8", **_auth(settings)},
         )
         try:
             with urllib.request.urlopen(request, timeout=QUERY_TIMEOUT) as resp:

@@ -38,6 +38,13 @@ class HistorySettings:
         "Port of the history service's read-only query endpoint on 127.0.0.1. chDB lets one "
         "process own the store, so other processes query through it. 0 serves none.",
     )
+    query_token: str = opt(
+        "",
+        "Bearer token of the query endpoint; when set (or query_token_file), every query "
+        "needs it (`gamsi history query` sends it). Empty: loopback callers need none.",
+        secret=True,
+    )
+    query_token_file: str = opt("", "File holding the query endpoint's token (first line).")
 
     def __post_init__(self) -> None:
         for key in ("batch_rows", "raw_ttl_days", "rollup_ttl_days"):

@@ -9,7 +9,10 @@ history query``/``report``, the dashboard) reads it while the service runs.
   statement, or when the engine rejects it.
 
 It listens on loopback only and runs every query on a ``readonly=2`` client after the
-token check in :mod:`gamsi.history.readonly`.
+token check in :mod:`gamsi.history.readonly`. Its HTTP layer is :mod:`gamsi.http_guard`:
+with ``[history] query_token`` (or ``query_token_file``) set every request but
+``/health`` needs ``Authorization: Bearer <token>``; cross-site requests and other
+``Host`` names are refused; connections and request time are bounded by ``[http]``.
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ from aiohttp import web
 
 from gamsi.history.readonly import NotReadOnly, check_read_only
 from gamsi.history.store import Reader, masked
+from gamsi.http_config import endpoint_token
+from gamsi.http_guard import Guard, Served, guarded_app, public, serve
 from gamsi.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -51,7 +56,15 @@ def _json(body: Any, status: int = 200) -> web.Response:
     return web.Response(body=dumps(body), status=status, content_type="application/json")
 
 
-def build_app(reader: Reader, store: str) -> web.Application:
+def make_guard(settings: Settings) -> Guard:
+    """The endpoint's guard: its token from ``[history] query_token`` / ``query_token_file``."""
+    h = settings.history
+    token = endpoint_token(h.query_token, h.query_token_file, "[history] query_token")
+    return Guard("history query endpoint", token, "[history] query_token", settings.http)
+
+
+def build_app(reader: Reader, store: str, guard: Guard) -> web.Application:
+    @public
     async def health(request: web.Request) -> web.Response:
         return _json({"status": "ok", "store": store})
 
@@ -67,24 +80,26 @@ def build_app(reader: Reader, store: str) -> web.Application:
             return _json({"error": f"{type(exc).__name__}: {exc}"}, 400)
         return _json({"columns": result.columns, "rows": result.rows})
 
-    app = web.Application(client_max_size=MAX_BODY)
+    app = guarded_app(guard, client_max_size=MAX_BODY)
     app.router.add_get("/health", health)
     app.router.add_post("/query", query)
     return app
 
 
-async def start_query_server(reader: Reader, settings: Settings) -> web.AppRunner:
-    """Serve on 127.0.0.1:[history] query_port; the caller cleans the runner up."""
-    runner = web.AppRunner(build_app(reader, masked(settings.history_dsn())), access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, HOST, settings.history.query_port)
+async def start_query_server(reader: Reader, settings: Settings) -> Served:
+    """Serve on 127.0.0.1:[history] query_port; the caller calls ``cleanup()``.
+
+    Raises OSError naming the setting when the port cannot be bound, and ConfigError
+    when ``query_token_file`` cannot be read.
+    """
+    guard = make_guard(settings)
+    app = build_app(reader, masked(settings.history_dsn()), guard)
     try:
-        await site.start()
+        served = await serve(app, guard, HOST, settings.history.query_port)
     except OSError as exc:
-        await runner.cleanup()
         raise OSError(
             f"[history] query_port: cannot listen on {HOST}:{settings.history.query_port} "
             f"({exc.strerror}); another history service running? choose another port"
         ) from None
     log.info("history: read-only query endpoint on http://%s:%d", HOST, settings.history.query_port)
-    return runner
+    return served

@@ -22,6 +22,13 @@ class NotifierSettings:
         8125,
         "Port of the acknowledgement API (POST /ack/<event_id>) on 127.0.0.1; 0 turns it off.",
     )
+    api_token: str = opt(
+        "",
+        "Bearer token of the acknowledgement API. Acknowledging over HTTP is refused until "
+        "it (or api_token_file) is set. Prefer GAMSI_NOTIFIER_API_TOKEN or the file.",
+        secret=True,
+    )
+    api_token_file: str = opt("", "File holding the acknowledgement API's token (first line).")
     slack_token: str = opt(
         "",
         "Slack bot token. Prefer GAMSI_NOTIFIER_SLACK_TOKEN or slack_token_file; "
