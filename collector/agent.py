@@ -19,6 +19,7 @@ from pathlib import Path
 
 from gamsi.collector.collect import Collector
 from gamsi.collector.publisher import KafkaPublisher, PublishError
+from gamsi.collector.remediate import listen
 from gamsi.collector.spool import Spool
 from gamsi.collector.stats import SystemStats
 from gamsi.schemas.codec import encode
@@ -102,12 +103,15 @@ class Agent:
         try:
             await self._ensure_topics()
             sender = asyncio.create_task(self._send_loop(), name="gamsi-collector-sender")
+            # recovery commands for this host (nothing runs without [remediator] public_key_file)
+            commands = asyncio.create_task(listen(self.settings, stop), name="gamsi-remediate")
             try:
                 await self._tick_loop(stop)
             finally:
                 self._queue.put_nowait(None)
                 self._queued.set()
                 await sender
+                await commands
         finally:
             self._spool_queued()
             await self.publisher.close()
