@@ -19,7 +19,6 @@ from pathlib import Path
 
 from gamsi.collector.collect import Collector
 from gamsi.collector.publisher import KafkaPublisher, PublishError
-from gamsi.collector.remediate import listen
 from gamsi.collector.spool import Spool
 from gamsi.collector.stats import SystemStats
 from gamsi.schemas.codec import encode
@@ -103,15 +102,15 @@ class Agent:
         try:
             await self._ensure_topics()
             sender = asyncio.create_task(self._send_loop(), name="gamsi-collector-sender")
-            # recovery commands for this host (nothing runs without [remediator] public_key_file)
-            commands = asyncio.create_task(listen(self.settings, stop), name="gamsi-remediate")
+            commands = self._commands(stop)
             try:
                 await self._tick_loop(stop)
             finally:
                 self._queue.put_nowait(None)
                 self._queued.set()
                 await sender
-                await commands
+                if commands is not None:
+                    await commands
         finally:
             self._spool_queued()
             await self.publisher.close()
@@ -120,6 +119,15 @@ class Agent:
                 "collector stopped at seq %d; %d batches in the spool %s",
                 *(self.seq, len(self.spool), self.spool.directory),
             )
+
+    def _commands(self, stop: asyncio.Event) -> asyncio.Task[None] | None:
+        """Recovery commands for this host, only with [remediator] public_key_file (the
+        listener and its crypto are not even imported otherwise: the agent stays lean)."""
+        if not self.settings.remediator.public_key_file:
+            return None
+        from gamsi.collector.remediate import listen
+
+        return asyncio.create_task(listen(self.settings, stop), name="gamsi-remediate")
 
     async def _ensure_topics(self) -> None:
         from gamsi.logs import rate_limit
