@@ -27,6 +27,7 @@ SERVICES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("history", ("history", "run")),
     ("streams", ("streams", "run")),
     ("notifier", ("notifier", "run")),
+    ("remediator", ("remediator", "run")),
     ("collector", ("collector", "run")),
 )
 GRACE_SECONDS = 20.0
@@ -173,7 +174,7 @@ def add_commands(sub: Any) -> None:
     from gamsi.cli import command
 
     up = command(
-        sub, "up", _up, "run Gamsi on this machine: broker, history, streams, notifier, collector"
+        sub, "up", _up, "run Gamsi on this machine: the broker and every service, each a process"
     )
     up.add_argument(
         "--only",

@@ -34,7 +34,7 @@ from gamsi.notifier.mute import muted_by
 from gamsi.notifier.routing import RoutingConfig, load_routing
 from gamsi.remediator import records as R
 from gamsi.remediator.decide import Decider, MutedBy, Output
-from gamsi.remediator.keys import key_id, load_private, sign
+from gamsi.remediator.keys import key_id, keygen, load_private, sign
 from gamsi.remediator.records import (
     Command,
     Remediation,
@@ -61,10 +61,19 @@ def private_key_path(settings: Settings) -> Path:
 
 
 class Signer:
-    """Signs commands with the remediator's private key (loaded once)."""
+    """Signs commands with the remediator's private key (loaded once).
 
-    def __init__(self, settings: Settings) -> None:
-        self.key = load_private(private_key_path(settings))
+    With ``[remediator] private_key_file`` unset and no key at the default path yet,
+    ``create`` makes the pair there first (the first start of `gamsi up`); a configured
+    path must hold a key (KeyFileError otherwise: a typo must not mint a new identity).
+    """
+
+    def __init__(self, settings: Settings, create: bool = False) -> None:
+        path = private_key_path(settings)
+        if create and not settings.remediator.private_key_file and not path.exists():
+            keygen(path)
+            log.warning("made a new key pair; agents need the public key %s.pub", path)
+        self.key = load_private(path)
         self.key_id = key_id(self.key.public_key())
 
     def envelope(self, command: Command) -> bytes:
@@ -110,7 +119,7 @@ class Remediator:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.r = settings.remediator
-        self.signer = Signer(settings)
+        self.signer = Signer(settings, create=True)
         self.by = f"remediator@{socket.gethostname()}"
         self.bindings = PolicyBindings(
             load_policy(settings.streams.policy_path or None, settings.streams.default_os)

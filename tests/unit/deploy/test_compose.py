@@ -25,6 +25,7 @@ COMPOSE: dict[str, Any] = yaml.safe_load((ROOT / "docker-compose.yml").read_text
 GAMSI_SERVICES = {
     "gamsi-streams": ["streams", "run"],
     "gamsi-notifier": ["notifier", "run"],
+    "gamsi-remediator": ["remediator", "run"],
     "gamsi-history": ["history", "run"],
     "gamsi-collector": ["collector", "run"],
 }

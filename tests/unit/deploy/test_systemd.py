@@ -16,6 +16,7 @@ UNITS = ROOT / "deploy/systemd"
 SERVICES = {
     "gamsi-streams.service": ["streams", "run"],
     "gamsi-notifier.service": ["notifier", "run"],
+    "gamsi-remediator.service": ["remediator", "run"],
     "gamsi-history.service": ["history", "run"],
     "gamsi-kafka.service": ["kafka", "start"],
 }
