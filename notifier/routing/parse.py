@@ -38,21 +38,16 @@ def _mapping(value: Any, where: str) -> dict[str, Any]:
     return value
 
 
-def _severities(value: Any, where: str) -> frozenset[int] | None:
-    if value is None:
-        return None
-    names = value if isinstance(value, list) else [value]
-    try:
-        return frozenset(int(Severity.parse(str(n))) for n in names)
-    except ValueError as exc:
-        raise ConfigError(f"{where}: {exc}") from None
-
-
 def _severity(value: Any, where: str) -> int:
     try:
         return int(Severity.parse(str(value)))
     except ValueError as exc:
         raise ConfigError(f"{where}: {exc}") from None
+
+
+def _severities(value: Any, where: str) -> frozenset[int] | None:
+    names = value if isinstance(value, list) else [value]
+    return None if value is None else frozenset(_severity(n, where) for n in names)
 
 
 def _contact(raw: Any, tz: ZoneInfo, channels: dict[str, Any], where: str) -> Contact:
@@ -92,14 +87,8 @@ def _recipient(
 
 
 ROUTE_KEYS = {
-    "name",
-    "match",
-    "recipients",
-    "notify_recovery",
-    "renotify_every",
-    "group_window",
-    "escalate",
-    "stop",
+    *("name", "match", "recipients", "notify_recovery"),
+    *("renotify_every", "group_window", "escalate", "stop"),
 }
 
 
