@@ -271,7 +271,7 @@ class Engine:
         their value problems ("instance gone") and forget them, unless a no-data condition
         watches them (then it decides what their absence means)."""
         horizon = t - bound
-        if state.resumed > horizon:
+        if state.resumed >= horizon:
             return  # the host itself was away until recently: nothing is missing yet
         gone = [
             k

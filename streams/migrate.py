@@ -40,6 +40,8 @@ def verdict(old: Watch | None, rule: Rule | None, st: Series) -> str:
     """What to do with series ``st`` built by ``old`` (None: unknown) now that ``rule`` applies."""
     if rule is None or not rule.fits(st):
         return CLOSE
+    if st.open is not None and st.open[0] != rule.item:
+        return CLOSE  # the problem was about another item: close it under its own name
     new = rule.watch
     if old is None:
         return REJUDGE

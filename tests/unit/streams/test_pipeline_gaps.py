@@ -1,0 +1,70 @@
+"""Time the pipeline was not watching is not the host's silence (no-data on evidence only)."""
+
+from __future__ import annotations
+
+from gamsi.streams.engine import Engine
+from gamsi.streams.policy import load_policy
+from gamsi.streams.worker import Watching
+from tests.unit.streams.timeline import Feeder
+
+
+def defaults() -> Feeder:
+    return Feeder(Engine(load_policy(None, "linux")))
+
+
+def silent(f: Feeder) -> list[tuple[str, str, float]]:
+    return [(e.watch, e.transition, e.ts) for e in f.events if e.watch.endswith("/nodata")]
+
+
+def test_a_worker_down_for_five_minutes_does_not_read_as_a_silent_agent():
+    f = defaults()
+    for i in range(10):  # batches and ticks every 10 s
+        f.push(1000.0 + 10 * i, [])
+        f.tick(5000.0 + 10 * i)
+    # the worker was down (or its partition lagged): next tick 300 s later, no batch between
+    assert f.tick(5390.0) == []  # Gamsi used to raise agent-silent URGENT here
+    # the collector never stopped: its queued batches are judged, ticks go on, nothing fires
+    for i in range(10, 50):
+        f.push(1000.0 + 10 * i, [])
+        f.tick(5390.0 + 10 * (i - 9))
+    assert silent(f) == []
+
+
+def test_a_host_that_is_really_silent_is_raised_a_full_timeout_after_the_pipeline_is_back():
+    f = defaults()
+    f.push(1000.0, [])
+    f.ticks(5000.0, 5010.0)
+    f.tick(5400.0)  # pipeline back after 390 s away; the host sent nothing since
+    f.ticks(5405.0, 5455.0)
+    assert silent(f) == []
+    f.tick(5460.0)
+    assert silent(f) == [("agent-silent/nodata", "raise", 5460.0)]
+
+
+def test_ticks_while_the_partition_lags_judge_nothing():
+    f = defaults()
+    f.push(1000.0, [])
+    f.ticks(5000.0, 5010.0)
+    # the host's batches are queued behind a backlog: ticks arrive, but cannot vouch
+    for now in range(5015, 5200, 5):
+        assert f.engine.tick(f.state, f.host, float(now), watching=False)[1] == []
+    f.push(1010.0, [])  # the backlog drains; the host had been sending all along
+    f.ticks(5200.0, 5250.0)
+    assert silent(f) == []
+
+
+def test_watching_needs_a_fresh_tick_and_a_caught_up_partition():
+    highwater = {0: 100}
+    done: dict[int, int | None] = {0: 90}
+    w = Watching(15.0, highwater.get, done.get)
+    assert not w(0, sent=1000.0, now=1000.1)  # no earlier tick: nothing to vouch for yet
+    highwater[0] = 120
+    assert not w(0, sent=1005.0, now=1005.1)  # 90 judged < 100 on the partition at 1000
+    done[0] = 100
+    assert not w(0, sent=1010.0, now=1010.1)  # 100 judged < 120 on the partition at 1005
+    done[0] = 120
+    assert w(0, sent=1015.0, now=1015.1)  # all that was there at the previous tick is judged
+    assert not w(0, sent=1020.0, now=1100.0)  # a tick queued for 80 s is not evidence
+    assert w(0, sent=1025.0, now=1025.1)
+    done[0] = None
+    assert not w(0, sent=1030.0, now=1030.1)  # nothing known about this partition
