@@ -7,16 +7,22 @@ column, no per-row tuples. Timestamps travel as integer milliseconds because
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator
 from typing import Any
 
 from gamsi.history.schema import DELIVERIES, EVENTS, HOSTS, SAMPLES, Table
 from gamsi.schemas.codec import DecodeError, read_envelope
 from gamsi.schemas.records import MetricBatch, SeverityEvent
+from gamsi.schemas.validate import (
+    check_batch,
+    check_finite,
+    check_severity,
+    check_timestamp,
+    describe,
+)
+from gamsi.schemas.validate import check_event as _check_event
 
 DELIVERY_KIND = "delivery"
-MAX_TS = 10_000_000_000.0  # DateTime64(3) holds up to 2299; anything past 2286 is a bug
 
 
 def millis(ts: float) -> int:
@@ -58,7 +64,8 @@ class Buffer:
         yield from (self.samples, self.events, self.deliveries, self.hosts)
 
     def add_batch(self, batch: MetricBatch) -> None:
-        ts = millis(_timestamp(batch.ts, "ts"))
+        """One row per sample; raises DecodeError (adding nothing) if a field is out of range."""
+        ts = millis(check_batch(batch).ts)
         cols = self.samples.data
         for sample in batch.samples:
             cols[0].append(ts)
@@ -70,6 +77,7 @@ class Buffer:
         self.hosts.append((batch.host, batch.os, batch.tags, batch.interval, ts))
 
     def add_event(self, e: SeverityEvent) -> None:
+        """One row; raises DecodeError (adding nothing) if a field is out of range."""
         check_event(e)
         self.events.append(
             (
@@ -95,35 +103,11 @@ class Buffer:
         self.deliveries.append(tuple(d[c] for c in DELIVERIES.columns))
 
 
-def _timestamp(value: float, where: str) -> float:
-    if not 0 <= value < MAX_TS:
-        raise DecodeError(f"{where}: expected seconds since 1970 before 2286, got {value!r}")
-    return value
-
-
 def check_event(e: SeverityEvent) -> None:
     """Refuse an event the table cannot hold, whoever built it: one bad row would make
-    every later insert of the buffer fail. Decoded events are already type-checked by
-    the codec; the ranges (severity 0..5, timestamps) are checked only here."""
-    for key in ("event_id", "host", "item", "instance", "watch", "transition", "message"):
-        if not isinstance(getattr(e, key), str):
-            raise DecodeError(f"{key}: expected a string, got {getattr(e, key)!r}")
-    if not e.event_id or not e.host:
-        raise DecodeError("event_id and host: must not be empty")
-    for key in ("severity", "previous"):
-        level = getattr(e, key)
-        if isinstance(level, bool) or not isinstance(level, int) or not 0 <= level <= 5:
-            raise DecodeError(f"{key}: expected a severity 0..5, got {level!r}")
-    for key in ("value", "threshold", "ts", "since", "emitted_at"):
-        number = getattr(e, key)
-        if isinstance(number, bool) or not isinstance(number, int | float):
-            raise DecodeError(f"{key}: expected a number, got {number!r}")
-        if not math.isfinite(number):
-            raise DecodeError(f"{key}: expected a finite number, got {number!r}")
-    for key in ("ts", "since", "emitted_at"):
-        _timestamp(getattr(e, key), key)
-    if not isinstance(e.tags, list) or not all(isinstance(t, str) for t in e.tags):
-        raise DecodeError(f"tags: expected a list of strings, got {e.tags!r}")
+    every later insert of the buffer fail. The one validation every consumer shares
+    (:func:`gamsi.schemas.validate.check_event`); decoded events have passed it already."""
+    _check_event(e)
 
 
 # -- delivery records ----------------------------------------------------------------
@@ -155,7 +139,7 @@ def decode_delivery(data: bytes) -> dict[str, Any]:
     """Validate one delivery record; returns the table's columns, or raises DecodeError."""
     kind, body = read_envelope(data)
     if kind != DELIVERY_KIND:
-        raise DecodeError(f"expected kind 'delivery', got {kind!r}")
+        raise DecodeError(f"expected kind 'delivery', got {describe(kind)}")
     missing = [k for k in _REQUIRED if k not in body]
     if missing:
         raise DecodeError(f"delivery: missing fields {missing}")
@@ -167,18 +151,15 @@ def _check(value: Any, key: str, kind: type) -> Any:
         return kind()
     if kind is str:
         if not isinstance(value, str):
-            raise DecodeError(f"delivery.{key}: expected a string, got {value!r}")
+            raise DecodeError(f"delivery.{key}: expected a string, got {describe(value)}")
         return value
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise DecodeError(f"delivery.{key}: expected a number, got {value!r}")
+    check_finite(value, f"delivery.{key}")
     if kind is int:
         if not isinstance(value, int):
-            raise DecodeError(f"delivery.{key}: expected a whole number, got {value!r}")
-        if key == "severity" and not 0 <= value <= 5:
-            raise DecodeError(f"delivery.severity: expected 0..5, got {value}")
+            raise DecodeError(f"delivery.{key}: expected a whole number, got {describe(value)}")
+        if key == "severity":
+            return check_severity(value, "delivery.severity")
         if key == "attempts" and not 0 <= value < 2**32:
-            raise DecodeError(f"delivery.attempts: expected 0 or more, got {value}")
+            raise DecodeError(f"delivery.attempts: expected 0 or more, got {describe(value)}")
         return value
-    if not math.isfinite(value):
-        raise DecodeError(f"delivery.{key}: expected a finite number, got {value!r}")
-    return millis(_timestamp(value, f"delivery.{key}"))  # ts is the only float field
+    return millis(check_timestamp(value, f"delivery.{key}"))  # ts is the only float field

@@ -26,10 +26,11 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
 from aiokafka.abc import ConsumerRebalanceListener
 from clickhouse_connect.driver.client import Client
 
+from gamsi.deadletter import deliver, kafka_sender, screen
 from gamsi.history.query_server import start_query_server
 from gamsi.history.rows import Buffer, Columns, decode_delivery
 from gamsi.history.store import Reader, masked, open_client, open_store
-from gamsi.schemas.codec import DecodeError, decode_metric_batch, decode_severity_event, encode
+from gamsi.schemas.codec import decode_metric_batch, decode_severity_event
 from gamsi.schemas.records import DeadLetter
 from gamsi.settings import Settings
 from gamsi.topics import deliveries_topic, ensure_topics
@@ -84,15 +85,18 @@ class HistoryWriter:
                 await self.flush(stop)
 
     async def take(self, record: ConsumerRecord) -> None:
+        """Buffer one record, or dead-letter it; never raises for any record."""
         # A dead-lettered record also starts the flush clock: its offset must be committed.
         if self.first_buffered is None:
             self.first_buffered = time.monotonic()
-        try:
-            if record.value is None:
-                raise DecodeError("empty message (no value)")
-            self.topics[record.topic](record.value)
-        except DecodeError as exc:
-            await self.dead_letter(record, str(exc))
+        letter = self.ingest(record)
+        if letter is not None:
+            await self.dead_letter(letter)
+
+    def ingest(self, record: ConsumerRecord) -> DeadLetter | None:
+        """Decode and buffer one record (all or nothing); any failure → its dead letter."""
+        _, letter = screen(record, self.topics[record.topic], WORKER)
+        return letter
 
     def _take_batch(self, value: bytes) -> None:
         self.buffer.add_batch(decode_metric_batch(value))
@@ -103,15 +107,11 @@ class HistoryWriter:
     def _take_delivery(self, value: bytes) -> None:
         self.buffer.add_delivery(decode_delivery(value))
 
-    async def dead_letter(self, record: ConsumerRecord, reason: str) -> None:
-        letter = DeadLetter.of(reason, record, WORKER)
-        await self.producer.send_and_wait(
-            self.settings.kafka.deadletter_topic, encode(letter), key=record.key
-        )
-        self.dead_letters += 1
-        log.warning(
-            "dead letter: %s[%d]@%d: %s", record.topic, record.partition, record.offset, reason
-        )
+    async def dead_letter(self, letter: DeadLetter) -> None:
+        """Publish one dead letter (bounded, never raises; see gamsi.deadletter)."""
+        send = kafka_sender(self.producer, self.settings.kafka.deadletter_topic)
+        if await deliver(send, letter):
+            self.dead_letters += 1
 
     async def flush(self, stop: asyncio.Event | None = None) -> None:
         """Insert every buffered table, then commit. Retries a failing insert with backoff."""

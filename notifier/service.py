@@ -20,6 +20,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.structs import OffsetAndMetadata
 
+from gamsi.deadletter import deliver, kafka_sender, screen
 from gamsi.notifier.ack import parse_ack
 from gamsi.notifier.ack_api import start_ack_api
 from gamsi.notifier.channels import Channel, load_channel_types
@@ -32,7 +33,7 @@ from gamsi.notifier.pipeline import Pipeline, PipelineOptions
 from gamsi.notifier.retry import RateLimiter, RetryPolicy
 from gamsi.notifier.routing import RoutingConfig, default_routing, load_routing
 from gamsi.notifier.secrets import SecretError, Secrets
-from gamsi.schemas.codec import DecodeError, decode_severity_event, encode
+from gamsi.schemas.codec import decode_severity_event
 from gamsi.schemas.records import DeadLetter
 from gamsi.settings import ConfigError, Settings
 from gamsi.topics import ensure_topics, read_compacted
@@ -224,14 +225,12 @@ async def _consume(
         now = time.time()
         for tp, records in batch.items():
             for record in records:
-                try:
-                    event = decode_severity_event(record.value or b"")
-                except DecodeError as exc:
-                    await _dead_letter(producer, settings, record, str(exc), worker)
+                letter = accept_record(pipeline, record, now, worker)
+                if letter is not None:
+                    await deliver(kafka_sender(producer, settings.kafka.deadletter_topic), letter)
                     offsets.skip(tp, record.offset)
                     continue
                 offsets.start(tp, record.offset)
-                pipeline.accept(event, (tp, record.offset), now)
         if now >= next_tick:
             pipeline.tick(now)
             next_tick = now + n.tick_interval
@@ -247,18 +246,12 @@ async def _consume(
         await consumer.commit(commit)
 
 
-async def _dead_letter(
-    producer: AIOKafkaProducer, settings: Settings, record: Any, reason: str, worker: str
-) -> None:
-    letter = DeadLetter(
-        reason=reason,
-        source_topic=record.topic,
-        partition=record.partition,
-        offset=record.offset,
-        payload=(record.value or b"").decode("utf-8", "replace"),
-        key=(record.key or b"").decode("utf-8", "replace"),
-        received_at=time.time(),
-        worker=worker,
-    )
-    await producer.send_and_wait(settings.kafka.deadletter_topic, encode(letter), key=record.key)
-    log.warning("dead letter from %s@%d: %s", record.topic, record.offset, reason)
+def accept_record(pipeline: Pipeline, record: Any, now: float, worker: str) -> DeadLetter | None:
+    """Decode one consumed event (types and ranges) and hand it to the pipeline; any
+    failure of either becomes its dead letter (gamsi.deadletter.screen). Never raises."""
+    ref = (TopicPartition(record.topic, record.partition), record.offset)
+
+    def handle(value: bytes) -> None:
+        pipeline.accept(decode_severity_event(value), ref, now)
+
+    return screen(record, handle, worker)[1]

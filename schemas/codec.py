@@ -9,7 +9,6 @@ caller sends the message to the dead-letter topic.
 
 from __future__ import annotations
 
-import math
 from dataclasses import MISSING, fields
 from typing import Any
 
@@ -23,12 +22,21 @@ from gamsi.schemas.records import (
     Sample,
     SeverityEvent,
 )
+from gamsi.schemas.validate import (
+    DecodeError,
+    check_batch,
+    check_dead_letter,
+    check_event,
+    check_finite,
+    describe,
+)
 
 Record = MetricBatch | SeverityEvent | DeadLetter
-
-
-class DecodeError(ValueError):
-    """The bytes are not a valid Gamsi record; the message says why."""
+CHECKS: dict[str, Any] = {
+    MetricBatch.kind: check_batch,
+    SeverityEvent.kind: check_event,
+    DeadLetter.kind: check_dead_letter,
+}
 
 
 def encode(record: Record) -> bytes:
@@ -57,12 +65,17 @@ def read_envelope(data: bytes) -> tuple[Any, dict[str, Any]]:
 
 
 def decode(data: bytes) -> Record:
+    """The record in ``data``, its types and ranges checked (:mod:`gamsi.schemas.validate`).
+
+    Raises :class:`DecodeError` (and nothing else) for any bytes that are not a valid
+    record; the message is one bounded line naming the field and what was expected."""
     kind, body = read_envelope(data)
-    if kind not in RECORD_TYPES:
-        raise DecodeError(f"unknown kind {kind!r}; expected one of {sorted(RECORD_TYPES)}")
-    if kind == MetricBatch.kind:
-        return _metric_batch(body)
-    return _plain(RECORD_TYPES[kind], body)
+    if not isinstance(kind, str) or kind not in RECORD_TYPES:
+        raise DecodeError(
+            f"unknown kind {describe(kind)}; expected one of {', '.join(sorted(RECORD_TYPES))}"
+        )
+    plain = kind != MetricBatch.kind
+    return CHECKS[kind](_plain(RECORD_TYPES[kind], body) if plain else _metric_batch(body))
 
 
 def decode_metric_batch(data: bytes) -> MetricBatch:
@@ -80,16 +93,12 @@ def decode_severity_event(data: bytes) -> SeverityEvent:
 
 
 def _number(value: Any, where: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise DecodeError(f"{where}: expected a number, got {value!r}")
-    if not math.isfinite(value):
-        raise DecodeError(f"{where}: expected a finite number, got {value!r}")
-    return float(value)
+    return float(check_finite(value, where))
 
 
 def _string(value: Any, where: str) -> str:
     if not isinstance(value, str):
-        raise DecodeError(f"{where}: expected a string, got {value!r}")
+        raise DecodeError(f"{where}: expected a string, got {describe(value)}")
     return value
 
 
@@ -100,24 +109,26 @@ def _metric_batch(body: dict[str, Any]) -> MetricBatch:
     ts = _number(body.get("ts"), "ts")
     raw_samples = body.get("samples")
     if not isinstance(raw_samples, list):
-        raise DecodeError(f"samples: expected a list, got {raw_samples!r}")
+        raise DecodeError(f"samples: expected a list, got {describe(raw_samples)}")
     samples = []
     for i, s in enumerate(raw_samples):
         if not isinstance(s, dict):
-            raise DecodeError(f"samples[{i}]: expected an object, got {s!r}")
+            raise DecodeError(f"samples[{i}]: expected an object, got {describe(s)}")
         item = s.get("item")
         if not isinstance(item, str) or not item:
-            raise DecodeError(f"samples[{i}].item: expected a non-empty string, got {item!r}")
+            raise DecodeError(
+                f"samples[{i}].item: expected a non-empty string, got {describe(item)}"
+            )
         instance = s.get("instance", "")
         if not isinstance(instance, str):
-            raise DecodeError(f"samples[{i}].instance: expected a string, got {instance!r}")
+            raise DecodeError(f"samples[{i}].instance: expected a string, got {describe(instance)}")
         samples.append(Sample(item, _number(s.get("value"), f"samples[{i}].value"), instance))
     tags = body.get("tags", [])
     if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
-        raise DecodeError(f"tags: expected a list of strings, got {tags!r}")
+        raise DecodeError(f"tags: expected a list of strings, got {describe(tags)}")
     seq = body.get("seq", 0)
     if not isinstance(seq, int) or isinstance(seq, bool):
-        raise DecodeError(f"seq: expected an integer, got {seq!r}")
+        raise DecodeError(f"seq: expected an integer, got {describe(seq)}")
     return MetricBatch(
         host=host,
         ts=ts,
@@ -126,6 +137,7 @@ def _metric_batch(body: dict[str, Any]) -> MetricBatch:
         interval=_number(body.get("interval", 0.0), "interval"),
         os=_string(body.get("os", ""), "os"),
         tags=tags,
+        run=_string(body.get("run", ""), "run"),
     )
 
 
@@ -133,9 +145,11 @@ def _plain(cls: type, body: dict[str, Any]) -> Any:
     """A flat record: every field checked against its declared type, so a bad value is
     rejected here (and dead-lettered) rather than failing later in an insert or a rule."""
     names = {f.name: f for f in fields(cls)}
-    unknown = set(body) - set(names)
+    unknown = sorted(set(body) - set(names))
     if unknown:
-        raise DecodeError(f"{cls.kind}: unknown fields {sorted(unknown)}")
+        shown = ", ".join(describe(name, 30) for name in unknown[:5])
+        more = f" and {len(unknown) - 5} more" if len(unknown) > 5 else ""
+        raise DecodeError(f"{cls.kind}: unknown fields {shown}{more}")
     values = {}
     for name, f in names.items():
         if name not in body:
@@ -147,11 +161,11 @@ def _plain(cls: type, body: dict[str, Any]) -> Any:
             value = _number(value, where)
         elif kind == "int":
             if isinstance(value, bool) or not isinstance(value, int):
-                raise DecodeError(f"{where}: expected an integer, got {value!r}")
+                raise DecodeError(f"{where}: expected an integer, got {describe(value)}")
         elif kind == "str":
             value = _string(value, where)
         elif not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise DecodeError(f"{where}: expected a list of strings, got {value!r}")
+            raise DecodeError(f"{where}: expected a list of strings, got {describe(value)}")
         values[name] = value
     return cls(**values)
 

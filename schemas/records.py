@@ -98,6 +98,12 @@ class MetricBatch:
     interval: float = _f("s", "The collector's configured interval.", 0.0)
     os: str = _f("", "linux, windows, darwin, ... (psutil's view of the platform).", "")
     tags: list[str] = _f("", "Tags/groups this server belongs to.", factory=list)
+    run: str = _f(
+        "",
+        "Agent run id: drawn at random each time the agent starts, kept by spooled batches; "
+        "(run, seq) identifies a batch across agent restarts. Empty from older agents.",
+        "",
+    )
 
 
 @dataclass(slots=True)
@@ -123,9 +129,35 @@ class SeverityEvent:
     tags: list[str] = _f("", "Tags/groups of the host, for routing.", factory=list)
 
 
+MAX_PAYLOAD_BYTES = 4096
+"""A dead letter keeps at most this many bytes of the original value; the rest is found
+in the source topic by (source_topic, partition, offset) while its retention lasts."""
+MAX_KEY_BYTES = 256
+MAX_REASON_CHARS = 1000
+MAX_DEAD_LETTER_BYTES = 64 * 1024
+"""What one encoded dead letter can weigh at most (every character of payload, key and
+reason escaped as ``\\u00XX``), far below Kafka's default 1 MB message limit."""
+
+
+def clip_text(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` characters, saying how long it was when cut."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}... ({len(text)} characters)"
+
+
+def clip_bytes(data: bytes | None, limit: int) -> str:
+    """The first ``limit`` bytes of ``data`` as UTF-8 text with replacement characters."""
+    return "" if data is None else data[:limit].decode("utf-8", "replace")
+
+
 @dataclass(slots=True)
 class DeadLetter:
-    """A message that could not be processed, kept whole with the reason."""
+    """A message that could not be processed: the reason, where it is, and its beginning.
+
+    Bounded whatever the message: the payload keeps the first 4,096 bytes
+    (``payload_size`` says how long the original was), the key 256 bytes and the reason
+    1,000 characters, so a dead letter always fits in a Kafka message."""
 
     kind: ClassVar[str] = "dead_letter"
 
@@ -133,28 +165,30 @@ class DeadLetter:
     source_topic: str = _f("", "Topic the message came from.")
     partition: int = _f("", "Its partition.")
     offset: int = _f("", "Its offset.")
-    payload: str = _f("", "The original bytes, UTF-8 with replacement characters.")
-    key: str = _f("", "The original key, UTF-8 with replacement characters.", "")
+    payload: str = _f(
+        "", "The original value's first 4,096 bytes, UTF-8 with replacement characters."
+    )
+    key: str = _f("", "The original key's first 256 bytes, UTF-8 with replacement characters.", "")
     received_at: float = _f("s since epoch (UTC)", "When the worker rejected it.", 0.0)
     worker: str = _f("", "Which worker rejected it.", "")
+    payload_size: int = _f("bytes", "Size of the original value (larger than payload: cut).", 0)
 
     @classmethod
     def of(cls, reason: str, message: Any, worker: str) -> DeadLetter:
         """Wrap a consumed Kafka message (aiokafka's or Faust's: both have topic,
-        partition, offset, key and value) whole, with the reason it was rejected."""
-
-        def text(b: bytes | None) -> str:
-            return "" if b is None else b.decode("utf-8", "replace")
-
+        partition, offset, key and value) with the reason it was rejected, bounded in
+        size (see the class docstring). Never raises for any bytes or reason text."""
+        value = message.value
         return cls(
-            reason=reason,
+            reason=clip_text(reason, MAX_REASON_CHARS),
             source_topic=message.topic,
             partition=message.partition,
             offset=message.offset,
-            payload=text(message.value),
-            key=text(message.key),
+            payload=clip_bytes(value, MAX_PAYLOAD_BYTES),
+            key=clip_bytes(message.key, MAX_KEY_BYTES),
             received_at=time.time(),
             worker=worker,
+            payload_size=0 if value is None else len(value),
         )
 
 

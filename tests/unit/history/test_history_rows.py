@@ -147,7 +147,7 @@ def test_delivery_optional_fields_default() -> None:
         (orjson.dumps({k: v for k, v in DELIVERY.items() if k != "ts"}), "missing fields"),
         (orjson.dumps({**DELIVERY, "attempts": 1.5}), "attempts: expected a whole number"),
         (orjson.dumps({**DELIVERY, "attempts": -1}), "attempts: expected 0 or more"),
-        (orjson.dumps({**DELIVERY, "severity": 6}), "severity: expected 0..5"),
+        (orjson.dumps({**DELIVERY, "severity": 6}), "severity: expected a severity 0..5"),
         (orjson.dumps({**DELIVERY, "channel": 3}), "channel: expected a string"),
         (orjson.dumps({**DELIVERY, "ts": "now"}), "ts: expected a number"),
     ],

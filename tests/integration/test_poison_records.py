@@ -1,0 +1,191 @@
+"""Poison records on the real broker: the notifier and the history writer keep going,
+and each poison record is dead-lettered exactly once per consumer, even across a restart
+(issue 10, section 1). Real Kafka, real chDB, the Slack stand-in."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections import Counter
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import replace
+from typing import Any
+
+import orjson
+from aiokafka.admin import AIOKafkaAdminClient
+
+from gamsi.history.client import remote
+from gamsi.history.writer import run_history
+from gamsi.notifier.service import run_notifier
+from gamsi.schemas.codec import decode, encode
+from gamsi.schemas.records import MAX_DEAD_LETTER_BYTES, DeadLetter, MetricBatch, Sample
+from gamsi.schemas.records import SeverityEvent as Event
+from gamsi.settings import Settings
+from tests.integration.kafka_io import free_port, produce, wait_for_records
+from tests.support.slack_standin import SlackStandIn, slack_standin  # noqa: F401
+
+TOKEN = "xoxb-standin-token-0123456789"
+WAIT = 60.0
+
+
+def _event(host: str, n: int, **changes: Any) -> bytes:
+    now = time.time()
+    event = Event(
+        event_id=f"{host}-{n}",
+        host=host,
+        item="cpu.util",
+        instance="",
+        watch="cpu-high",
+        severity=4,
+        previous=0,
+        transition="raise",
+        value=97.5,
+        threshold=90.0,
+        ts=now,
+        since=now - 30,
+    )
+    return orjson.dumps({**orjson.loads(encode(event)), **changes})
+
+
+def _nested_tags(data: bytes) -> bytes:
+    return data[:-1] + b',"tags":' + b"[" * 1000 + b'"x"' + b"]" * 1000 + b"}"
+
+
+CONTROL = bytes(range(32)) * 6400  # 200 kB of control bytes
+
+
+def _poison_events(host: str) -> list[bytes]:
+    return [
+        CONTROL,
+        _nested_tags(_event(host, 1)),
+        _event(host, 2, severity=6),
+        _event(host, 3, severity=-1),
+        _event("", 4),
+        _event(host, 5, ts=10_000_000_000.0),
+    ]
+
+
+def _settings(settings: Settings, base_url: str, unique: str) -> Settings:
+    n = replace(
+        settings.notifier,
+        slack_token=TOKEN,
+        slack_channel="#ops",
+        slack_base_url=base_url,
+        storm_window=0.0,
+    )
+    h = replace(settings.history, query_port=free_port(), flush_interval=0.2)
+    return replace(settings, notifier=n, history=h)
+
+
+@contextlib.asynccontextmanager
+async def _services(s: Settings) -> AsyncIterator[None]:
+    stop = asyncio.Event()
+    tasks = [asyncio.create_task(run_notifier(s, stop)), asyncio.create_task(run_history(s, stop))]
+    try:
+        yield
+    finally:
+        stop.set()
+        await asyncio.wait_for(asyncio.gather(*tasks), WAIT)
+
+
+async def _until(check: Callable[[], Awaitable[Any]], what: str) -> Any:
+    deadline = time.monotonic() + WAIT
+    while time.monotonic() < deadline:
+        result = await check()
+        if result:
+            return result
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"not within {WAIT:.0f} s: {what}")
+
+
+async def _committed(s: Settings, group: str, topic: str) -> int:
+    admin = AIOKafkaAdminClient(bootstrap_servers=s.kafka.bootstrap)
+    await admin.start()
+    try:
+        offsets = await admin.list_consumer_group_offsets(group)
+    finally:
+        await admin.close()
+    return sum(m.offset for tp, m in offsets.items() if tp.topic == topic)
+
+
+async def _all_committed(s: Settings, events: int, metrics: int) -> bool:
+    k = s.kafka
+    return (
+        await _committed(s, s.notifier.group_id, k.events_topic) == events
+        and await _committed(s, s.history.group_id, k.events_topic) == events
+        and await _committed(s, s.history.group_id, k.metrics_topic) == metrics
+    )
+
+
+async def _stored(s: Settings, host: str) -> list[list[Any]]:
+    run = remote(s)
+    sql = f"SELECT event_id FROM events FINAL WHERE host = '{host}' ORDER BY event_id"
+    return (await asyncio.to_thread(run, sql)).rows
+
+
+async def _delivered(s: Settings, event_ids: set[str]) -> None:
+    """Wait until the notifier logged a sent delivery for each of ``event_ids``."""
+
+    def done(records: list[dict[str, Any]]) -> bool:
+        return event_ids <= {r["event_id"] for r in records if r["result"] == "sent"}
+
+    await wait_for_records(s, s.notifier.delivery_topic, done, orjson.loads, within=WAIT)
+
+
+async def _dead_letters(s: Settings, at_least: int) -> list[DeadLetter]:
+    letters = await wait_for_records(
+        s, s.kafka.deadletter_topic, lambda r: len(r) >= at_least, decode
+    )
+    assert all(isinstance(letter, DeadLetter) for letter in letters)
+    return letters
+
+
+async def test_poison_records_are_dead_lettered_once_and_consumers_go_on(
+    settings: Settings,
+    unique: str,
+    slack_standin: SlackStandIn,  # noqa: F811
+) -> None:
+    slack_standin.token = TOKEN
+    s = _settings(settings, slack_standin.base_url, unique)
+    host = f"h-{unique}"
+    good = MetricBatch(host=host, ts=time.time(), samples=[Sample("cpu.util", 50.0)])
+    metrics = [CONTROL, _nested_tags(encode(good)), encode(good)]
+    events = [_event(host, 0), *_poison_events(host), _event(host, 9, item="mem.used_pct")]
+    await produce(s, s.kafka.metrics_topic, [(host.encode(), m) for m in metrics])
+    await produce(s, s.kafka.events_topic, [(host.encode(), e) for e in events])
+
+    async with _services(s):
+        await _delivered(s, {f"{host}-0", f"{host}-9"})
+        assert await _until(lambda: _stored(s, host), "good events stored") == [
+            [f"{host}-0"],
+            [f"{host}-9"],
+        ]
+        await _until(lambda: _all_committed(s, len(events), len(metrics)), "offsets committed")
+    letters = await _dead_letters(s, 2 * 6 + 2)
+
+    # A restart reads from the committed offsets: nothing is dead-lettered again.
+    await produce(
+        s, s.kafka.events_topic, [(host.encode(), _event(host, 10, item="swap.used_pct"))]
+    )
+    async with _services(s):
+        await _delivered(s, {f"{host}-0", f"{host}-9", f"{host}-10"})
+        await _until(lambda: _all_committed(s, len(events) + 1, len(metrics)), "committed")
+    again = await _dead_letters(s, len(letters))
+
+    told = "\n".join(p["text"] for p in slack_standin.posted)
+    assert {f"{host}-{n}" for n in (0, 9, 10)} <= set(told.replace(",", " ").split())
+    for n in range(1, 6):  # no poison event was notified
+        assert f"{host}-{n}" not in told.replace(",", " ").split()
+    where = Counter((d.worker.split("@")[0], d.source_topic, d.offset) for d in again)
+    assert set(where.values()) == {1}, f"a dead letter written twice: {where}"
+    by_worker = Counter(d.worker.split("@")[0] for d in again)
+    assert by_worker == {"notifier": 6, "gamsi-history": 8}
+    for letter in again:
+        assert len(encode(letter)) < MAX_DEAD_LETTER_BYTES
+    control = [d for d in again if d.payload_size == len(CONTROL)]
+    assert len(control) == 3  # metrics (history) and events (notifier, history)
+    assert all(d.reason.startswith("not JSON") for d in control)
+    reasons = {d.reason for d in again if d.worker.startswith("notifier")}
+    assert any("severity: expected a severity 0..5, got 6" in r for r in reasons)
+    assert any("tags: expected a list of strings, got a list of 1 item" in r for r in reasons)
