@@ -147,8 +147,12 @@ class Registry(Generic[T]):
 
     @contextmanager
     def scoped(self) -> Iterator[dict[str, T]]:
-        """Within the block, registrations are undone afterwards (for tests)."""
-        saved = dict(self.plugins)
+        """Within the block, registrations are undone afterwards (for tests).
+
+        The built-ins are loaded first: their modules register only when first
+        imported, so a built-in first imported inside the block would be lost after it.
+        """
+        saved = dict(self.load_builtins())
         try:
             yield self.plugins
         finally:

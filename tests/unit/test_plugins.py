@@ -141,3 +141,19 @@ def test_the_name_is_written_once_by_the_decorator() -> None:
         name = ""
 
     assert Gizmo.name == "gizmo"
+
+
+def test_scoped_keeps_builtins_first_imported_inside_it(plugin_dir: Path) -> None:
+    (plugin_dir / "h5plug_reg.py").write_text(
+        "from gamsi.plugins import Registry\nREG = Registry('widget', 'test.w', ['h5plug_w'])\n"
+    )
+    (plugin_dir / "h5plug_w.py").write_text(
+        "from h5plug_reg import REG\n\n@REG.register('w')\nclass W:\n    pass\n"
+    )
+    from h5plug_reg import REG  # type: ignore[import-not-found]
+
+    with REG.scoped():
+        REG.load_builtins()
+        REG.register("temporary")(object)
+    assert sorted(REG.plugins) == ["w"]
+    assert sorted(REG.load_builtins()) == ["w"]

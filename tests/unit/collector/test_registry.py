@@ -15,6 +15,7 @@ from gamsi.collector.registry import INPUTS, REGISTRY, Input, build_inputs, regi
 from gamsi.collector.replay import ReplayStats
 from gamsi.schemas.records import Sample
 from gamsi.settings import CollectorSettings, ConfigError
+from tests.unit.collector.conftest import LINUX
 
 
 def test_a_custom_python_input_is_one_class_and_one_line(linux: ReplayStats) -> None:
@@ -47,3 +48,16 @@ def test_the_agent_never_imports_faust() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_built_in_inputs_never_read_entry_points() -> None:
+    """importlib.metadata costs the resident agent ~1.7 MiB; only an unknown name reads it."""
+    code = (
+        "import sys; from gamsi.collector.registry import build_inputs;"
+        "from gamsi.collector.replay import ReplayStats;"
+        "from gamsi.settings import CollectorSettings;"
+        f"c = CollectorSettings(); build_inputs(c.inputs, ReplayStats.load({str(LINUX)!r}), c);"
+        "print('importlib.metadata' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
