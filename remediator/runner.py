@@ -2,9 +2,10 @@
 
 :func:`resolve_script` is the allow-list: a script is a plain file name directly inside
 the configured scripts directory. The directory and the file must be owned by root and
-writable by nobody else (``chmod go-w``), the file must be a regular, executable file
-and not a symlink. Anything else is refused with the reason, before anything runs: a
-script a non-root user can change would let that user run code as the agent.
+writable by nobody else (``chmod go-w``), and so must every directory above it (or be
+sticky, like /tmp); the file must be a regular, executable file and not a symlink.
+Anything else is refused with the reason, before anything runs: a script a non-root
+user can change would let that user run code as the agent.
 
 :func:`run_script` executes it the way ``systemd`` runs a unit's ``ExecStart`` and
 Zabbix's agent runs ``system.run``, minus the shell: argv is a list (``execve``, never
@@ -52,6 +53,17 @@ def _owned_by_root_only(st: os.stat_result, what: str) -> None:
         raise Rejected(f"{what} is writable by group or others (mode {stat.S_IMODE(st.st_mode):o})")
 
 
+def _parents_safe(directory: Path) -> None:
+    """Every directory above ``directory`` is root's and writable by nobody else, or is
+    sticky like /tmp (OpenSSH's StrictModes walks the path the same way): otherwise another
+    user could move the scripts directory aside and put their own in its place."""
+    for parent in Path(os.path.realpath(directory)).parents:
+        st = os.stat(parent)
+        sticky = st.st_mode & stat.S_ISVTX and st.st_uid == 0
+        if not sticky:
+            _owned_by_root_only(st, f"directory {parent} above the scripts")
+
+
 def resolve_script(scripts_dir: str, name: str) -> Path:
     """The path of allow-listed script ``name``; raises Rejected with the reason otherwise."""
     if not SCRIPT_NAME.match(name) or ".." in name:
@@ -61,6 +73,7 @@ def resolve_script(scripts_dir: str, name: str) -> Path:
     directory = Path(scripts_dir)
     try:
         _owned_by_root_only(os.stat(directory), f"scripts directory {directory}")
+        _parents_safe(directory)
         st = os.lstat(directory / name)
     except FileNotFoundError:
         raise Rejected(f"not allow-listed: no script {name!r} in {directory}") from None

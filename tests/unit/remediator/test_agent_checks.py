@@ -171,6 +171,10 @@ def test_writable_foreign_linked_or_plain_files_are_rejected(agent: Agent) -> No
     reason = _reason(agent, envelope(agent.key, command()))
     assert "scripts directory" in reason
     assert "writable" in reason
+    agent.scripts.chmod(0o755)
+    agent.scripts.parent.chmod(0o777)  # another user could swap the whole directory
+    reason = _reason(agent, envelope(agent.key, command()))
+    assert "above the scripts" in reason
 
 
 @pytest.mark.parametrize("bad", ["two\nlines", "nul\x00byte", "cr\rhere"])
