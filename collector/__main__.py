@@ -13,6 +13,7 @@ import sys
 
 from gamsi.cli import UserError
 from gamsi.collector.cli import add_subcommands
+from gamsi.masking import install_log_masking, mask
 from gamsi.settings import ConfigError, load_settings
 
 
@@ -26,10 +27,11 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    install_log_masking()
     try:
         return int(args.handler(args, load_settings(args.config)))
     except (ConfigError, UserError) as exc:
-        print(f"gamsi collector: error: {exc}", file=sys.stderr)
+        print(f"gamsi collector: error: {mask(str(exc))}", file=sys.stderr)
         return 2
 
 

@@ -20,6 +20,7 @@ from typing import Any
 import orjson
 
 from gamsi import __version__
+from gamsi.masking import install_log_masking, mask
 from gamsi.settings import ConfigError, Settings, describe, load_settings
 
 Handler = Callable[[argparse.Namespace, Settings], int]
@@ -190,13 +191,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    install_log_masking()  # no credential of any URL in any log line
     if not args.verbose:  # the client's connection chatter is noise on a terminal
         logging.getLogger("aiokafka").setLevel(logging.WARNING)
     try:
         settings = load_settings(args.config)
         return int(args.handler(args, settings))
     except (ConfigError, UserError) as exc:
-        print(f"gamsi: error: {exc}", file=sys.stderr)
+        print(f"gamsi: error: {mask(str(exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
@@ -204,6 +206,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         from gamsi.kafka_broker import BrokerError
 
         if isinstance(exc, BrokerError):
-            print(f"gamsi: error: {exc}", file=sys.stderr)
+            print(f"gamsi: error: {mask(str(exc))}", file=sys.stderr)
             return 2
         raise

@@ -39,6 +39,7 @@ from aiohttp import web
 from gamsi.http_config import HttpSettings
 from gamsi.http_conn import ConnectionLimits, GuardedConnection, connection_of
 from gamsi.logs import rate_limit
+from gamsi.masking import mask
 
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 TOKEN_COOKIE = "gamsi_token"
@@ -77,8 +78,9 @@ def json_response(
 
 
 def json_error(status: int, message: str, headers: dict[str, str] | None = None) -> web.Response:
-    """The one error shape every endpoint answers: ``{"error": message}``."""
-    return json_response({"error": message}, status, headers)
+    """The one error shape every endpoint answers: ``{"error": message}`` (URL credentials
+    masked, :func:`gamsi.masking.mask`)."""
+    return json_response({"error": mask(message)}, status, headers)
 
 
 async def json_body(request: web.Request, empty: Any = None) -> Any:

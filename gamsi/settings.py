@@ -28,6 +28,7 @@ from gamsi.config_fields import ConfigError, opt
 from gamsi.files import read_toml
 from gamsi.history.config import HistorySettings
 from gamsi.http_config import HttpSettings
+from gamsi.masking import mask_setting
 from gamsi.notifier.config import NotifierSettings
 from gamsi.remediator.config import RemediatorSettings
 from gamsi.streams.config import StreamsSettings
@@ -218,14 +219,13 @@ def load_settings(
 
 
 def describe(settings: Settings) -> list[tuple[str, str, Any, str]]:
-    """(section, key, value, help) rows with secrets masked, for `gamsi config show`."""
+    """(section, key, value, help) rows for `gamsi config show`: secret settings shown as
+    ``***`` and credentials inside any URL (``[history] dsn``) masked (gamsi.masking)."""
     rows = []
     for sec in fields(settings):
         section = getattr(settings, sec.name)
         for f in fields(section):
-            value = getattr(section, f.name)
-            if f.metadata.get("secret") and value:
-                value = "***"
+            value = mask_setting(getattr(section, f.name), bool(f.metadata.get("secret")))
             rows.append((sec.name, f.name, value, f.metadata.get("help", "")))
     return rows
 

@@ -14,12 +14,13 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import clickhouse_connect
 from clickhouse_connect.driver.client import Client
 
 from gamsi.history.schema import create_schema
+from gamsi.masking import mask
 from gamsi.settings import Settings
 
 READ_ONLY = {"readonly": 2, "max_execution_time": 60}
@@ -32,12 +33,8 @@ class StoreError(RuntimeError):
 
 
 def masked(dsn: str) -> str:
-    """The DSN with any password replaced, for messages and logs."""
-    parts = urlsplit(dsn)
-    if parts.password is None:
-        return dsn
-    netloc = f"{parts.username}:***@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
-    return urlunsplit(parts._replace(netloc=netloc))
+    """The DSN with any password replaced, for messages and logs (:func:`gamsi.masking.mask`)."""
+    return mask(dsn)
 
 
 def open_client(settings: Settings, *, read_only: bool = False) -> Client:

@@ -16,6 +16,7 @@ from typing import Any
 
 from gamsi.config_fields import ConfigError
 from gamsi.files import read_secret_file
+from gamsi.masking import mask
 
 MASK = "***"
 
@@ -60,9 +61,10 @@ class Secrets:
         return ""
 
     def redact(self, text: str) -> str:
+        """``text`` with every resolved secret value, and any credential in a URL, masked."""
         for value in sorted(self._values, key=len, reverse=True):
             text = text.replace(value, MASK)
-        return text
+        return mask(text)
 
     def log_filter(self) -> logging.Filter:
         """A filter that redacts secrets from every record a handler emits."""
