@@ -81,7 +81,7 @@ class Agent:
         self.publisher = publisher or KafkaPublisher(settings)
         self.spool = Spool(spool_dir(settings), self.config.spool_max_bytes)
         self.seq = 0
-        self.run = secrets.token_hex(4)  # this process's run id: (run, seq) names a batch
+        self.run_id = secrets.token_hex(4)  # this process's run id: (run, seq) names a batch
         self.os = self.collector.stats.os()
         self._queue: asyncio.Queue[MetricBatch | None] = asyncio.Queue()
         self._queued = asyncio.Event()  # set by the tick loop: wakes a paused sender
@@ -93,7 +93,7 @@ class Agent:
         samples = self.collector.collect(now)
         samples.append(Sample("collector.spool_dropped", float(self.spool.dropped)))
         samples.append(Sample("collector.spool_pending", float(len(self.spool))))
-        batch = build_batch(self.config, self.os, self.seq, ts, samples, self.run)
+        batch = build_batch(self.config, self.os, self.seq, ts, samples, self.run_id)
         self.seq += 1
         return batch
 
