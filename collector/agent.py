@@ -214,8 +214,8 @@ class Agent:
 
 
 class _Process:
-    """What outlives one Agent in this process: a SIGHUP reload builds a new Agent, but it
-    is the same run, so its seq continues (a run's seq never repeats)."""
+    """What outlives one Agent in this process: a SIGHUP reload builds a new Agent, and
+    its seq continues where the last one stopped, so a seq never repeats in a process."""
 
     next_seq = 0
 

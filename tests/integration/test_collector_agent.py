@@ -297,5 +297,5 @@ async def test_sighup_reloads_the_configuration_and_keeps_the_run(
     first_after = tags.index(["after"])
     assert set(map(tuple, tags[:first_after])) == {("before",)}
     assert set(map(tuple, tags[first_after:])) == {("after",)}  # kept after the bad file
-    assert [b.seq for b in batches] == list(range(len(batches)))  # one run, no repeat
+    assert [b.seq for b in batches] == list(range(len(batches)))  # one process, no repeat
     assert "[collector] interval: expected at least 1.0 s, got 0.1" in log.read_text()
