@@ -214,3 +214,19 @@ def test_cpu_samples_exist_only_when_no_counter_went_back(
             assert tick == {}
         for value in tick.values():
             assert 0.0 <= value <= 100.0 + 1e-9
+
+
+def test_windows_interrupt_time_is_inside_system_and_counted_once() -> None:
+    """psutil on Windows: system is kernel - idle, and kernel time includes interrupt and
+    DPC time; adding ``interrupt`` again would make a busy host look less busy."""
+    from collections import namedtuple
+
+    from gamsi.collector.psutil_stats import _cpu
+
+    win = namedtuple("scputimes", "user system idle interrupt dpc")
+    readings = [
+        {"cpu_times": _cpu(win(10, 10, 80, 2, 1)), "cpu_times_per_core": []},
+        {"cpu_times": _cpu(win(16, 14, 80, 4, 2)), "cpu_times_per_core": []},
+    ]
+    _, tick = timeline(CpuInput, readings)
+    assert tick[("cpu.util", "")] == pytest.approx(100.0)  # +6 user, +4 system, +0 idle
