@@ -18,6 +18,7 @@ record written. It listens on 127.0.0.1 behind :mod:`gamsi.http_guard`:
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from aiohttp import web
@@ -43,6 +44,10 @@ log = logging.getLogger(__name__)
 log.addFilter(RateLimitFilter(60.0))
 HOST = "127.0.0.1"
 MAX_TEXT = 1000  # characters of "by" and "comment" kept
+MAX_CONCURRENT = 4
+"""Acks handled at once: each reads the ledger and writes one record with a Kafka client of
+its own, so a burst waits its turn (within [http] request_timeout) rather than opening
+hundreds of clients and their sockets."""
 
 
 def make_guard(settings: Settings) -> Guard:
@@ -54,6 +59,7 @@ def make_guard(settings: Settings) -> Guard:
 
 def build_app(settings: Settings, guard: Guard | None = None) -> web.Application:
     """The aiohttp application (``guard`` defaults to :func:`make_guard`)."""
+    turns = asyncio.Semaphore(MAX_CONCURRENT)
 
     @changes_state
     async def ack(request: web.Request) -> web.Response:
@@ -65,9 +71,10 @@ def build_app(settings: Settings, guard: Guard | None = None) -> web.Application
             return json_error(400, 'body: expected {"by": str, "comment": str}')
         by = body.get("by", "")[:MAX_TEXT] or "api"
         try:
-            record = await acknowledge(
-                settings, event_id, by=by, comment=body.get("comment", "")[:MAX_TEXT]
-            )
+            async with turns:
+                record = await acknowledge(
+                    settings, event_id, by=by, comment=body.get("comment", "")[:MAX_TEXT]
+                )
         except AckError as exc:
             return json_error(404, str(exc))
         except KafkaError as exc:
