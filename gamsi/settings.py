@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from gamsi.collector.config import CollectorSettings
-from gamsi.config_fields import ConfigError, opt
+from gamsi.config_fields import ConfigError, coerce, opt
 from gamsi.files import read_toml
 from gamsi.history.config import HistorySettings
 from gamsi.http_config import HttpSettings
@@ -114,45 +114,6 @@ class Settings:
         return self.history.dsn or f"chdb://{self.data_dir / 'chdb'}"
 
 
-def _coerce(value: Any, annotation: Any, where: str, parse: bool) -> Any:
-    """Check a value against a field's type; env strings are parsed, TOML values are not."""
-    origin = typing.get_origin(annotation)
-    if origin is list:
-        if parse and isinstance(value, str):
-            value = [v.strip() for v in value.split(",") if v.strip()]
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise ConfigError(f"{where}: expected a list of strings, got {value!r}")
-        return value
-    if annotation is bool:
-        if (
-            parse
-            and isinstance(value, str)
-            and value.lower() in {"1", "true", "yes", "0", "false", "no"}
-        ):
-            return value.lower() in {"1", "true", "yes"}
-        if not isinstance(value, bool):
-            raise ConfigError(f"{where}: expected true or false, got {value!r}")
-        return value
-    if annotation in (int, float):
-        if parse and isinstance(value, str):
-            try:
-                value = annotation(value)
-            except ValueError:
-                raise ConfigError(
-                    f"{where}: expected {annotation.__name__}, got {value!r}"
-                ) from None
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ConfigError(f"{where}: expected {annotation.__name__}, got {value!r}")
-        if annotation is int and not isinstance(value, int):
-            raise ConfigError(f"{where}: expected a whole number, got {value!r}")
-        return annotation(value)
-    if annotation is str:
-        if not isinstance(value, str):
-            raise ConfigError(f"{where}: expected a string, got {value!r}")
-        return value
-    raise TypeError(f"unsupported setting type {annotation!r}")  # a bug in this module
-
-
 def _section_types() -> dict[str, type]:
     hints = typing.get_type_hints(Settings)
     return {f.name: hints[f.name] for f in fields(Settings)}
@@ -184,7 +145,7 @@ def _apply(
                 raise ConfigError(
                     f"{origin}: [{section}] {key}: unknown key; expected one of {sorted(types_)}"
                 )
-            changes[key] = _coerce(raw, types_[key], f"{origin}: [{section}] {key}", parse=from_env)
+            changes[key] = coerce(raw, types_[key], f"{origin}: [{section}] {key}", parse=from_env)
         try:
             updated[section] = replace(getattr(settings, section), **changes)
         except ConfigError as exc:
