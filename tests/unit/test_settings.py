@@ -72,7 +72,7 @@ def test_secrets_are_masked_and_read_from_files(tmp_path: Path) -> None:
 def test_unreadable_token_file_error_has_no_secret(tmp_path: Path) -> None:
     s = load_settings(environ={"GAMSI_NOTIFIER_SLACK_TOKEN_FILE": str(tmp_path / "none")})
     with pytest.raises(
-        ConfigError, match="slack_token_file: cannot read a secret from .*none: FileNotFoundError"
+        ConfigError, match=r"slack_token_file: cannot read a secret from .*none: FileNotFoundError"
     ):
         s.notifier.resolved_slack_token()
 
