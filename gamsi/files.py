@@ -126,19 +126,37 @@ def parse_yaml(text: str, source: str) -> list[Document]:
         raise FileFormatError(
             source, f"expected valid YAML ({detail})", mark.line + 1 if mark else None
         ) from None
+    except (RecursionError, ValueError, OverflowError) as exc:
+        # not YAMLErrors: nesting beyond the pure-Python loader's stack (libyaml stops at
+        # 1000), an integer of over 4300 digits, a date like 2001-13-45
+        why = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+        raise FileFormatError(source, f"expected valid YAML ({why.split(';')[0][:200]})") from None
     finally:
         loader.dispose()
     docs = []
     for n, (node, data) in enumerate(nodes):
         name = source if len(nodes) == 1 else f"{source}#{n + 1}"
         lines: dict[str, int] = {"": node.start_mark.line + 1}
-        _walk(node, "", lines, name)
+        try:
+            _walk(node, "", lines, name)
+        except RecursionError:
+            raise FileFormatError(name, "expected YAML nested less deeply") from None
         docs.append(Document(name, data, lines))
     return docs
 
 
-def _walk(node: yaml.Node, path: str, out: dict[str, int], source: str) -> None:
-    """Map each key path under ``node`` to its line, rejecting duplicate keys on the way."""
+def _walk(
+    node: yaml.Node, path: str, out: dict[str, int], source: str, seen: set[int] | None = None
+) -> None:
+    """Map each key path under ``node`` to its line, rejecting duplicate keys on the way.
+
+    An alias is the very node of its anchor: it is walked once, where the anchor is, so
+    nested aliases (a "billion laughs" file) cost their size in the file, not 9**9.
+    """
+    seen = set() if seen is None else seen
+    if id(node) in seen:
+        return
+    seen.add(id(node))
     if isinstance(node, yaml.MappingNode):
         seen: set[str] = set()
         for key_node, value_node in node.value:
@@ -153,12 +171,12 @@ def _walk(node: yaml.Node, path: str, out: dict[str, int], source: str) -> None:
                 )
             seen.add(key)
             out[sub] = key_node.start_mark.line + 1
-            _walk(value_node, sub, out, source)
+            _walk(value_node, sub, out, source, seen)
     elif isinstance(node, yaml.SequenceNode):
         for i, child in enumerate(node.value):
             sub = f"{path}[{i}]"
             out[sub] = child.start_mark.line + 1
-            _walk(child, sub, out, source)
+            _walk(child, sub, out, source, seen)
 
 
 def read_toml(path: str | Path, what: str = "TOML file") -> dict[str, Any]:

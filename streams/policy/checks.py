@@ -53,12 +53,14 @@ def unknown_items(
     policy: Policy,
     reported: Iterable[str] | None,
     lines: Mapping[str, Mapping[str, int]] | None = None,
+    suggest: int = 20,
 ) -> list[UnknownItem]:
     """Watches whose item is neither known (:func:`known_items`) nor in ``reported``.
 
     ``reported`` are the items hosts reported (the inventory), None when it could not be
     read. ``lines`` maps a source to its key-path lines, for ``FILE:LINE`` in the finding.
-    The suggestion is the closest known or reported item (difflib, cutoff 0.6), or None.
+    The suggestion is the closest known or reported item (difflib, cutoff 0.6), or None;
+    only the first ``suggest`` findings get one, so a huge policy stays quick to check.
     """
     seen = set(reported or ())
     known = known_items(policy, seen)
@@ -72,7 +74,7 @@ def unknown_items(
             hint = f"it is derived by processor {name!r}, which this policy does not enable"
             out.append(UnknownItem(w, _where(w, lines or {}), hint=hint))
             continue
-        close = get_close_matches(w.item, sorted(known), n=1, cutoff=0.6)
+        close = get_close_matches(w.item, known, n=1, cutoff=0.6) if len(out) < suggest else []
         out.append(UnknownItem(w, _where(w, lines or {}), close[0] if close else None))
     return out
 

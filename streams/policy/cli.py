@@ -24,9 +24,13 @@ from gamsi.streams.policy.cli_common import (
 from gamsi.streams.policy.cli_register import register, unregistered
 from gamsi.streams.policy.dump import watch_to_dict
 from gamsi.streams.policy.errors import PolicyError
+from gamsi.streams.policy.limits import MAX_RECORD_BYTES
 from gamsi.streams.policy.load import load_policy
 from gamsi.streams.policy.match import effective_watches
 from gamsi.streams.policy.model import Policy
+
+SHOWN = 20
+"""Warnings printed at most; the rest are counted."""
 
 
 def vetted(args: argparse.Namespace, settings: Settings) -> Policy:
@@ -46,18 +50,39 @@ def vetted(args: argparse.Namespace, settings: Settings) -> Policy:
     if findings:  # only then is the inventory worth reading (it may open history)
         reported, note = reported_items(args, settings)
         findings = unknown_items(policy, reported, lines)
-        for finding in findings:
+        for finding in findings[:SHOWN]:
             print(f"warning: {finding}{note}", file=sys.stderr)
+        if len(findings) > SHOWN:
+            print(f"warning: ... and {len(findings) - SHOWN} more", file=sys.stderr)
     if findings and args.strict:
         raise user_error(
             f"{args.file}: refused (--strict): {len(findings)} watches on items nothing reports"
         )
+    _check_record(args, policy)
     if watches_nothing(policy) and not args.allow_empty:
         raise user_error(
             f"{args.file}: expected at least one enabled watch; this policy disables every "
             "watch and would silence every host (pass --allow-empty if that is the intent)"
         )
     return policy
+
+
+def _check_record(args: argparse.Namespace, policy: Policy) -> None:
+    """The policy fits in the one record `apply` publishes (checked by `validate` too)."""
+    from gamsi.streams.policy.feed import policy_record
+
+    try:
+        size = len(policy_record(policy, str(args.file), applied_at=2e9))  # a stable size
+    except Exception as exc:  # a value JSON cannot carry: refuse it here, not in `apply`
+        raise user_error(
+            f"{args.file}: cannot be published ({type(exc).__name__}: {str(exc)[:200]})"
+        ) from None
+    if size > MAX_RECORD_BYTES:
+        raise user_error(
+            f"{args.file}: expected a policy of at most {MAX_RECORD_BYTES:,} bytes as published, "
+            f"got {size:,} ({len(policy.watches):,} watches): select hosts with globs and tags "
+            "instead of one watch per host"
+        )
 
 
 def _apply(args: argparse.Namespace, settings: Settings) -> int:

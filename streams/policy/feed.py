@@ -56,14 +56,17 @@ class FeedStats:
     """``offset N: reason`` of the last bad record."""
 
 
-def policy_record(policy: Policy, source: str) -> bytes:
-    """The record `gamsi policy apply` publishes: a version 1 envelope around the policy."""
+def policy_record(policy: Policy, source: str, applied_at: float | None = None) -> bytes:
+    """The record `gamsi policy apply` publishes: a version 1 envelope around the policy.
+
+    ``applied_at`` defaults to now (seconds since the epoch).
+    """
     return orjson.dumps(
         {
             "v": 1,
             "kind": "policy",
             "source": source,
-            "applied_at": time.time(),
+            "applied_at": time.time() if applied_at is None else applied_at,
             "policy": policy_to_dict(policy),
         }
     )

@@ -16,8 +16,9 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
-from gamsi.files import FileFormatError, parse_yaml, read_yaml
+from gamsi.files import FileFormatError, parse_yaml
 from gamsi.streams.policy.errors import PolicyError
+from gamsi.streams.policy.limits import MAX_FILE_BYTES, MAX_FILES, MAX_OVERRIDES, MAX_POLICY_BYTES
 from gamsi.streams.policy.model import HostSelector, Policy, Watch
 from gamsi.streams.policy.parse import policy_from_dict
 from gamsi.streams.policy.values import Reader
@@ -48,13 +49,45 @@ def read_documents(path: Path) -> list[tuple[str, Any, dict[str, int]]]:
         chosen = [path]
     else:
         raise PolicyError(str(path), "", "expected a policy file or directory; it does not exist")
-    docs = []
+    if len(chosen) > MAX_FILES:
+        raise PolicyError(
+            str(path), "", f"expected at most {MAX_FILES} policy files, found {len(chosen)}"
+        )
+    docs, total = [], 0
     for file in chosen:
+        text = _read_text(file)
+        total += len(text)
+        if total > MAX_POLICY_BYTES:
+            raise PolicyError(
+                str(file),
+                "",
+                f"expected policy files of at most {MAX_POLICY_BYTES:,} characters in all",
+            )
         try:  # gamsi.files: duplicate keys rejected, every key path mapped to its line
-            docs += [(d.source, d.data, dict(d.lines)) for d in read_yaml(file, "policy file")]
+            docs += [(d.source, d.data, dict(d.lines)) for d in parse_yaml(text, str(file))]
         except FileFormatError as exc:
             raise PolicyError(exc.file, exc.key, exc.detail, exc.line) from None
     return docs
+
+
+def _read_text(file: Path) -> str:
+    """The UTF-8 text of one policy file of at most :data:`MAX_FILE_BYTES` (never reads more)."""
+    try:
+        with file.open("rb") as f:
+            data = f.read(MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        raise PolicyError(str(file), "", f"cannot read the policy file ({exc.strerror})") from None
+    if len(data) > MAX_FILE_BYTES:
+        raise PolicyError(
+            str(file), "", f"expected a policy file of at most {MAX_FILE_BYTES:,} bytes"
+        )
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise PolicyError(
+            str(file), "", f"expected UTF-8 text; byte 0x{data[exc.start]:02x} is not", line
+        ) from None
 
 
 def load_defaults() -> Policy:
@@ -106,8 +139,14 @@ def load_policy(
             policy, _ = policy_from_dict(data or {}, source, tuple(watches))
         except PolicyError as exc:
             raise _with_line(exc, doc_lines) from None
+        except RecursionError:  # the data is as deep as YAML allows (1000)
+            raise PolicyError(source, "", "expected values nested less deeply") from None
         watches.extend(policy.watches)
         overrides.extend(policy.overrides)
+        if len(overrides) > MAX_OVERRIDES:
+            raise PolicyError(
+                source, "overrides", f"expected at most {MAX_OVERRIDES:,} overrides in a policy"
+            )
         processors.update(policy.processors)
         sources.append(source)
     return Policy(tuple(watches), tuple(overrides), processors, os_name or "", tuple(sources))

@@ -19,11 +19,13 @@ override at match time, so ``gamsi policy show --host`` prints what the engine r
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from gamsi.streams.policy.dump import watch_to_dict
+from gamsi.streams.policy.limits import MAX_NESTING
 from gamsi.streams.policy.model import Override, Watch
-from gamsi.streams.policy.values import Reader, join
+from gamsi.streams.policy.values import Reader, join, show
 from gamsi.streams.policy.watches import WATCH_KEYS, hosts_from_dict, watch_from_dict
 
 OVERRIDE_KEYS = ("watch", "hosts", "set", "replace")
@@ -34,19 +36,21 @@ MERGED_KEYS = ("levels", "nodata", "exclude")
 """Keys an override merges into the watch unless its ``replace`` names them."""
 
 
-def merge_patch(target: Any, patch: Any) -> Any:
+def merge_patch(target: Any, patch: Any, depth: int = MAX_NESTING) -> Any:
     """RFC 7386 JSON Merge Patch: mappings merge recursively, null removes, others replace.
 
-    Neither argument is modified; the result shares no mutable mapping with ``patch``.
+    Merges ``depth`` levels of mappings at most and replaces below (a watch's deepest
+    mapping is ``levels`` → a level → its keys), so a patch built from nested YAML
+    aliases costs its size in the file, not its expansion. Neither argument is modified.
     """
-    if not isinstance(patch, dict):
+    if not isinstance(patch, dict) or depth <= 0:
         return patch
     out = dict(target) if isinstance(target, dict) else {}
     for key, value in patch.items():
         if value is None:
             out.pop(key, None)
         else:
-            out[key] = merge_patch(out.get(key), value)
+            out[key] = merge_patch(out.get(key), value, depth - 1)
     return out
 
 
@@ -73,19 +77,24 @@ def patch_watch(base: dict[str, Any], changes: dict[str, Any], replace: tuple[st
     return out
 
 
-def override_from_dict(r: Reader, raw: Any, path: str, watches: tuple[Watch, ...]) -> Override:
-    """A validated override of one of ``watches`` (the watches before it, defaults included).
+def override_from_dict(
+    r: Reader, raw: Any, path: str, watches: Mapping[str, list[Watch]]
+) -> Override:
+    """A validated override of one of ``watches`` (the watches before it, defaults included,
+    by name).
 
     Every variant (the override applied to each watch of that name) is built and validated
     here, so a broken combination is reported at load with the override's path.
     """
     d = r.mapping(raw, path, OVERRIDE_KEYS)
-    name = r.string(d.get("watch"), join(path, "watch"), empty=False)
-    targets = [w for w in watches if w.name == name]
+    name = r.name(d.get("watch"), join(path, "watch"))
+    targets = watches.get(name, [])
     if not targets:
-        known = ", ".join(sorted({w.name for w in watches})) or "(none)"
+        names = sorted(watches)
+        known = ", ".join(names[:20]) + (f" and {len(names) - 20} more" if len(names) > 20 else "")
         raise r.fail(
-            join(path, "watch"), f"expected the name of a watch; {name!r} is none of: {known}"
+            join(path, "watch"),
+            f"expected the name of a watch; {show(name)} is none of: {known or '(none)'}",
         )
     set_path = join(path, "set")
     if isinstance(d.get("set"), dict) and "hosts" in d["set"]:
@@ -102,7 +111,8 @@ def override_from_dict(r: Reader, raw: Any, path: str, watches: tuple[Watch, ...
         if key not in MERGED_KEYS or key not in changes:
             raise r.fail(
                 join(path, "replace"),
-                f"expected keys of `set` that would merge ({', '.join(MERGED_KEYS)}), got {key!r}",
+                f"expected keys of `set` that would merge ({', '.join(MERGED_KEYS)}), "
+                f"got {show(key)}",
             )
     origin = f"{r.source}: {path}"
     variants = {}

@@ -10,9 +10,10 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
+from gamsi.streams.policy.limits import MAX_OVERRIDES, MAX_WATCHES
 from gamsi.streams.policy.model import Policy, Watch
 from gamsi.streams.policy.overrides import override_from_dict
-from gamsi.streams.policy.values import Reader
+from gamsi.streams.policy.values import Reader, show
 from gamsi.streams.policy.watches import watch_from_dict
 
 POLICY_KEYS = ("version", "use_defaults", "processors", "watches", "overrides")
@@ -33,10 +34,17 @@ def policy_from_dict(
     d = r.mapping(raw, "", POLICY_KEYS)
     version = d.get("version", 1)
     if version != 1:
-        raise r.fail("version", f"expected 1 (the only policy format so far), got {version!r}")
+        raise r.fail("version", f"expected 1 (the only policy format so far), got {show(version)}")
     raw_watches = d.get("watches") or []
     if not isinstance(raw_watches, list):
         raise r.fail("watches", f"expected a list of watches, got {type(raw_watches).__name__}")
+    if len(base) + len(raw_watches) > MAX_WATCHES:
+        raise r.fail(
+            "watches",
+            f"expected at most {MAX_WATCHES:,} watches in a policy (defaults and earlier files "
+            f"included), got {len(base) + len(raw_watches):,}: select hosts with globs and tags "
+            "instead of one watch per host",
+        )
     watches = []
     seen: dict[str, str] = {}
     for i, item in enumerate(raw_watches):
@@ -55,9 +63,15 @@ def policy_from_dict(
         raise r.fail(
             "overrides", f"expected a list of overrides, got {type(raw_overrides).__name__}"
         )
-    every = (*base, *watches)
+    if len(raw_overrides) > MAX_OVERRIDES:
+        raise r.fail(
+            "overrides", f"expected at most {MAX_OVERRIDES:,} overrides, got {len(raw_overrides):,}"
+        )
+    by_name: dict[str, list[Watch]] = {}
+    for w in (*base, *watches):
+        by_name.setdefault(w.name, []).append(w)
     overrides = tuple(
-        override_from_dict(r, o, f"overrides[{i}]", every) for i, o in enumerate(raw_overrides)
+        override_from_dict(r, o, f"overrides[{i}]", by_name) for i, o in enumerate(raw_overrides)
     )
     processors_raw = r.mapping(d.get("processors"), "processors", _any_key(d.get("processors")))
     processors = {

@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 import math
+import reprlib
 from collections.abc import Iterable
 from typing import Any
 
 from gamsi.durations import format_duration, parse_duration
 from gamsi.streams.policy.errors import PolicyError
+from gamsi.streams.policy.limits import (
+    MAX_COUNT,
+    MAX_DURATION,
+    MAX_INT,
+    MAX_LIST,
+    MAX_NAME,
+    MAX_TEXT,
+)
 
 
 class Reader:
@@ -28,40 +37,56 @@ class Reader:
         allowed = tuple(allowed)
         for key in value:
             if key not in allowed:
+                shown = key if isinstance(key, str) and len(key) <= 60 else _show(key)
                 raise self.fail(
-                    _join(path, str(key)),
-                    f"unknown key {key!r}; expected one of {', '.join(allowed)}",
+                    _join(path, shown),
+                    f"unknown key {_show(key)}; expected one of {', '.join(allowed)}",
                 )
         return value
 
-    def string(self, value: Any, path: str, *, empty: bool = True) -> str:
+    def string(self, value: Any, path: str, *, empty: bool = True, limit: int = MAX_TEXT) -> str:
+        """A string of at most ``limit`` characters (``empty=False``: and at least one)."""
         if not isinstance(value, str) or (not empty and not value):
             what = "a string" if empty else "a non-empty string"
             raise self.fail(path, f"expected {what}, got {_show(value)}")
+        if len(value) > limit:
+            raise self.fail(
+                path, f"expected at most {limit} characters, got {len(value):,}: {_show(value)}"
+            )
         return value
+
+    def name(self, value: Any, path: str) -> str:
+        """A watch or item name: non-empty, at most :data:`MAX_NAME` characters."""
+        return self.string(value, path, empty=False, limit=MAX_NAME)
 
     def strings(self, value: Any, path: str) -> tuple[str, ...]:
         """A list of strings; a single string is accepted as a one-item list."""
         if value is None:
             return ()
         if isinstance(value, str):
-            return (value,)
+            return (self.string(value, path),)
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise self.fail(path, f"expected a list of strings, got {_show(value)}")
-        return tuple(value)
+        if len(value) > MAX_LIST:
+            raise self.fail(path, f"expected at most {MAX_LIST:,} entries, got {len(value):,}")
+        return tuple(self.string(v, f"{path}[{i}]") for i, v in enumerate(value))
 
     def number(self, value: Any, path: str) -> float:
+        """A finite number (a whole number at most :data:`MAX_INT` in size), as a float."""
         if (
             isinstance(value, bool)
             or not isinstance(value, int | float)
+            or (isinstance(value, int) and abs(value) > MAX_INT)
             or not math.isfinite(value)
         ):
             raise self.fail(path, f"expected a finite number, got {_show(value)}")
         return float(value)
 
     def count(self, value: Any, path: str) -> int:
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise self.fail(path, f"expected a whole number of at least 1, got {_show(value)}")
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_COUNT:
+            raise self.fail(
+                path, f"expected a whole number from 1 to {MAX_COUNT:,}, got {_show(value)}"
+            )
         return value
 
     def boolean(self, value: Any, path: str) -> bool:
@@ -70,21 +95,44 @@ class Reader:
         return value
 
     def duration(self, value: Any, path: str) -> float:
-        """Seconds from a number or a string like ``90s``, ``5m``, ``1h`` (gamsi.durations)."""
+        """Seconds from a number or a string like ``90s``, ``5m``, ``1h`` (gamsi.durations),
+        at most :data:`MAX_DURATION`."""
+        if not isinstance(value, str | float | int) or (
+            isinstance(value, int) and abs(value) > MAX_INT
+        ):
+            value = _show(value)  # parse_duration's message then shows a bounded text
         try:
-            return parse_duration(value)
-        except ValueError as exc:
+            seconds = parse_duration(value)
+        except (ValueError, OverflowError) as exc:
             raise self.fail(path, str(exc)) from None
+        if seconds > MAX_DURATION:
+            raise self.fail(
+                path, f"expected a duration of at most 366d, got {format_duration(seconds)}"
+            )
+        return seconds
 
 
 def _join(path: str, key: str) -> str:
     return f"{path}.{key}" if path else key
 
 
+_repr = reprlib.Repr()  # keyword arguments only from Python 3.12
+_repr.maxlevel, _repr.maxlong, _repr.maxstring, _repr.maxother = 2, 40, 60, 60
+_repr.maxlist = _repr.maxdict = _repr.maxtuple = _repr.maxset = 4
+
+
 def _show(value: Any) -> str:
-    text = repr(value)
+    """A short repr for error messages, bounded in time and memory for any value (a
+    billion-laughs structure or a 1 MB string is shown in at most about 60 characters)."""
+    try:
+        text = _repr.repr(value)
+    except Exception:  # a value whose repr fails must not turn an error into a traceback
+        text = f"<{type(value).__name__}>"
     return text if len(text) <= 60 else text[:57] + "..."
 
 
+show = _show
+
+
 join = _join
-__all__ = ["Reader", "format_duration", "join"]
+__all__ = ["Reader", "format_duration", "join", "show"]

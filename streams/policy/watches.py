@@ -12,7 +12,7 @@ from typing import Any
 from gamsi.schemas.records import Severity
 from gamsi.streams.policy.dump import HOST_KEYS
 from gamsi.streams.policy.model import AGGREGATES, OPS, HostSelector, Level, NoData, Watch
-from gamsi.streams.policy.values import Reader, join
+from gamsi.streams.policy.values import Reader, join, show
 
 WATCH_KEYS = (
     "name", "item", "instance", "exclude", "hosts", "levels", "duration", "count", "window",
@@ -33,17 +33,19 @@ def _level(r: Reader, name: str, raw: Any, path: str) -> Level:
         parts = raw.split()
         if len(parts) != 2 or parts[0] not in OPS:
             raise r.fail(
-                path, f"expected '<op> <number>' with op one of {' '.join(OPS)}, got {raw!r}"
+                path, f"expected '<op> <number>' with op one of {' '.join(OPS)}, got {show(raw)}"
             )
         try:
             value = float(parts[1])
         except ValueError:
-            raise r.fail(path, f"expected a number after {parts[0]!r}, got {parts[1]!r}") from None
+            raise r.fail(
+                path, f"expected a number after {parts[0]!r}, got {show(parts[1])}"
+            ) from None
         return Level(severity, parts[0], r.number(value, path))
     d = r.mapping(raw, path, LEVEL_KEYS)
     op = d.get("op")
     if op not in OPS:
-        raise r.fail(join(path, "op"), f"expected one of {' '.join(OPS)}, got {op!r}")
+        raise r.fail(join(path, "op"), f"expected one of {' '.join(OPS)}, got {show(op)}")
     if "value" not in d:
         raise r.fail(join(path, "value"), "expected the threshold (a number); it is missing")
     recover = d.get("recover")
@@ -99,7 +101,7 @@ def _nodata(r: Reader, raw: Any, path: str) -> NoData | None:
     sev = d.get("severity", "urgent")
     if not isinstance(sev, str) or sev.lower() not in LEVEL_NAMES:
         raise r.fail(
-            join(path, "severity"), f"expected one of {', '.join(LEVEL_NAMES)}, got {sev!r}"
+            join(path, "severity"), f"expected one of {', '.join(LEVEL_NAMES)}, got {show(sev)}"
         )
     return NoData(after, Severity.parse(sev))
 
@@ -112,8 +114,8 @@ def watch_from_dict(r: Reader, raw: Any, path: str, origin: str = "") -> Watch:
             raise r.fail(join(path, key), "expected a non-empty string; it is missing")
     p = lambda key: join(path, key)  # noqa: E731 - a local shorthand for error paths
     w = Watch(
-        name=r.string(d["name"], p("name"), empty=False),
-        item=r.string(d["item"], p("item"), empty=False),
+        name=r.name(d["name"], p("name")),
+        item=r.name(d["item"], p("item")),
         levels=_levels(r, d.get("levels"), p("levels")),
         instance=r.string(d.get("instance", "*"), p("instance")),
         exclude=r.strings(d.get("exclude"), p("exclude")),
@@ -141,7 +143,8 @@ def _check_watch(r: Reader, w: Watch, path: str) -> None:
         raise r.fail(join(path, "levels"), "expected at least one level (or a nodata condition)")
     if w.aggregate and w.aggregate not in AGGREGATES:
         raise r.fail(
-            join(path, "aggregate"), f"expected one of {', '.join(AGGREGATES)}, got {w.aggregate!r}"
+            join(path, "aggregate"),
+            f"expected one of {', '.join(AGGREGATES)}, got {show(w.aggregate)}",
         )
     if w.aggregate and not w.window:
         raise r.fail(

@@ -34,7 +34,7 @@ CASES = [
         "watches[0].levels.urgent.recover",
         "at or below the raise threshold 90",
     ),
-    ("bad_count", 5, "watches[0].count", "expected a whole number of at least 1, got 0"),
+    ("bad_count", 5, "watches[0].count", "expected a whole number from 1 to 1,000,000, got 0"),
     ("nodata_bad_severity", 4, "watches[0].nodata.severity", "got 'normal'"),
     ("no_levels", 2, "watches[0].levels", "expected at least one level"),
     ("duplicate_key", 5, "watches[0].item", "this key is given twice"),
