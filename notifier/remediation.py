@@ -34,10 +34,9 @@ from gamsi.notifier.lifecycle import ProblemBook
 from gamsi.notifier.route import deliveries_for, matching_routes
 from gamsi.notifier.routing import RoutingConfig
 from gamsi.remediator import records as R
-from gamsi.schemas.codec import DecodeError
+from gamsi.remediator.audit import read_rows
 from gamsi.schemas.records import SeverityEvent
 from gamsi.settings import Settings
-from gamsi.topics import all_partitions
 
 log = logging.getLogger(__name__)
 MAX_AGE = 86400.0
@@ -112,29 +111,18 @@ def _tail(output: str) -> str:
 
 async def follow(settings: Settings, on_row: Callable[[R.Remediation, float], Any]) -> None:
     """Read the results topic from MAX_AGE ago, then follow it: ``on_row(row, now)`` per row.
-    A row that does not decode is logged and skipped; so is a failure of ``on_row``."""
-    topic = settings.remediator.results_topic
+    A row that does not decode is skipped; so is a failure of ``on_row`` (logged)."""
+
+    def take(row: R.Remediation) -> None:
+        try:
+            on_row(row, time.time())
+        except Exception:  # a row must never stop the notifier
+            log.exception("remediation row %s not applied", row.command_id)
+
     consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka.bootstrap, group_id=None)
     await consumer.start()
     try:
-        parts = await all_partitions(consumer, topic)
-        consumer.assign(parts)
-        since = int((time.time() - MAX_AGE) * 1000)
-        found = await consumer.offsets_for_times(dict.fromkeys(parts, since))
-        end = await consumer.end_offsets(parts)
-        for tp in parts:
-            consumer.seek(tp, found[tp].offset if found[tp] else end[tp])
-        while True:
-            for messages in (await consumer.getmany(timeout_ms=1000)).values():
-                for message in messages:
-                    try:
-                        row = R.decode_remediation(message.value or b"")
-                    except DecodeError as exc:
-                        log.warning("unreadable remediation row: %s", exc)
-                        continue
-                    try:
-                        on_row(row, time.time())
-                    except Exception:  # a row must never stop the notifier
-                        log.exception("remediation row %s not applied", row.command_id)
+        topic = settings.remediator.results_topic
+        await read_rows(consumer, topic, time.time() - MAX_AGE, take, follow=True)
     finally:
         await consumer.stop()

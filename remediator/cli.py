@@ -131,7 +131,7 @@ def _log(args: argparse.Namespace, settings: Settings) -> int:
         since = time.time() - parse_duration(args.since)
     except ValueError as exc:
         raise UserError(f"--since: {exc}") from None
-    rows = asyncio.run(read_rows(settings, since))
+    rows = asyncio.run(read_log(settings, since))
     shown = 0
     for row in rows:
         if args.host and row.host != args.host:
@@ -146,32 +146,17 @@ def _log(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-async def read_rows(settings: Settings, since: float) -> list[Any]:
+async def read_log(settings: Settings, since: float) -> list[Any]:
     """Every audit row on the results topic since ``since`` (seconds since the epoch), by time."""
     from aiokafka import AIOKafkaConsumer
 
-    from gamsi.remediator.records import decode_remediation
-    from gamsi.schemas.codec import DecodeError
-    from gamsi.topics import all_partitions
+    from gamsi.remediator.audit import read_rows
 
-    topic = settings.remediator.results_topic
     consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka.bootstrap, group_id=None)
     await consumer.start()
-    rows = []
+    rows: list[Any] = []
     try:
-        tps = await all_partitions(consumer, topic)
-        consumer.assign(tps)
-        found = await consumer.offsets_for_times(dict.fromkeys(tps, int(since * 1000)))
-        end = await consumer.end_offsets(tps)
-        for tp in tps:
-            consumer.seek(tp, found[tp].offset if found[tp] else end[tp])
-        while any(await consumer.position(tp) < end[tp] for tp in tps):
-            for messages in (await consumer.getmany(*tps, timeout_ms=1000)).values():
-                for message in messages:
-                    try:
-                        rows.append(decode_remediation(message.value or b""))
-                    except DecodeError:
-                        continue
+        await read_rows(consumer, settings.remediator.results_topic, since, rows.append)
     finally:
         await consumer.stop()
     return sorted(rows, key=lambda r: r.ts)

@@ -21,11 +21,11 @@ checks and runner (:class:`gamsi.collector.remediate.CommandGuard`).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import socket
 import time
 from pathlib import Path
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
@@ -33,13 +33,13 @@ from gamsi.collector.remediate import CommandGuard, SeenStore, state_dir
 from gamsi.notifier.mute import muted_by
 from gamsi.notifier.routing import RoutingConfig, load_routing
 from gamsi.remediator import records as R
+from gamsi.remediator.audit import read_rows
 from gamsi.remediator.decide import Decider, MutedBy, Output
 from gamsi.remediator.keys import key_id, keygen, load_private, sign
 from gamsi.remediator.records import (
     Command,
     Remediation,
     command_payload,
-    decode_remediation,
     encode_remediation,
     signed_envelope,
 )
@@ -50,7 +50,7 @@ from gamsi.streams.policy.load import load_policy
 from gamsi.streams.policy.match import effective_watches
 from gamsi.streams.policy.model import Policy
 from gamsi.streams.policy.remediate import Binding
-from gamsi.topics import all_partitions, ensure_topics
+from gamsi.topics import ensure_topics
 
 log = logging.getLogger(__name__)
 
@@ -129,6 +129,7 @@ class Remediator:
             bootstrap_servers=settings.kafka.bootstrap, acks="all", enable_idempotence=True
         )
         self.central: CommandGuard | None = None
+        self.replayed = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def publish(self, out: Output) -> None:
@@ -162,35 +163,15 @@ class Remediator:
         # the decider hears of it from the results topic, like any agent's result
         await self._row(await self.central.execute(command, time.time()))
 
-    async def replay(self, consumer: AIOKafkaConsumer) -> None:
-        """Rows of the last ``loop_window`` (at least a day) back into the decider."""
-        topic = self.r.results_topic
-        parts = await all_partitions(consumer, topic)
-        consumer.assign(parts)
-        since_ms = int((time.time() - max(self.r.loop_window, 86400.0)) * 1000)
-        found = await consumer.offsets_for_times(dict.fromkeys(parts, since_ms))
-        end = await consumer.end_offsets(parts)
-        for tp in parts:
-            consumer.seek(tp, found[tp].offset if found[tp] else end[tp])
-        rows = 0
-        while any(await consumer.position(tp) < end[tp] for tp in parts):
-            for messages in (await consumer.getmany(*parts, timeout_ms=1000)).values():
-                for message in messages:
-                    with contextlib.suppress(DecodeError):
-                        self.decider.replay(decode_remediation(message.value or b""))
-                        rows += 1
-        log.info("state rebuilt from %d rows of %s", rows, topic)
-
-    async def follow_results(self, consumer: AIOKafkaConsumer) -> None:
-        while True:
-            for messages in (await consumer.getmany(timeout_ms=1000)).values():
-                for message in messages:
-                    try:
-                        row = decode_remediation(message.value or b"")
-                    except DecodeError:
-                        continue
-                    if row.status in R.RESULTS:
-                        await self.publish(self.decider.on_result(row, time.time()))
+    async def _on_row(self, row: Remediation) -> None:
+        """Until caught up a row rebuilds the state; then an agent's result feeds the
+        decider and a manual run counts for the loop guard."""
+        if not self.replayed.is_set():
+            self.decider.replay(row)
+        elif row.status in R.RESULTS:
+            await self.publish(self.decider.on_result(row, time.time()))
+        elif row.status == R.ISSUED and not row.incident:
+            self.decider.note_manual(row.host, row.script, row.ts)
 
     async def run(self, stop: asyncio.Event) -> None:
         from gamsi.streams.policy.feed import follow_policies
@@ -205,14 +186,21 @@ class Remediator:
             enable_auto_commit=False,
             auto_offset_reset="earliest",
         )
-        caught_up = asyncio.Event()
+        policies = asyncio.Event()
         await self.producer.start()
         await results.start()
-        tasks = [asyncio.create_task(follow_policies(s, self.bindings.swap, caught_up))]
+        since = time.time() - max(self.r.loop_window, 86400.0)
+        rows = read_rows(
+            results, self.r.results_topic, since, self._on_row, follow=True, caught_up=self.replayed
+        )
+        tasks = [
+            asyncio.create_task(follow_policies(s, self.bindings.swap, policies)),
+            asyncio.create_task(rows),
+        ]
         try:
-            await self.replay(results)
-            tasks.append(asyncio.create_task(self.follow_results(results)))
-            await asyncio.wait_for(caught_up.wait(), 30)
+            for ready, task in ((policies, tasks[0]), (self.replayed, tasks[1])):
+                await _until(ready, task)
+            log.info("state rebuilt from %s; policy in force", self.r.results_topic)
             await events.start()
             try:
                 await self._consume(events, stop)
@@ -243,6 +231,15 @@ class Remediator:
             if time.time() >= next_tick:
                 await self.publish(self.decider.tick(time.time()))
                 next_tick = time.time() + self.r.tick_interval
+
+
+async def _until(ready: asyncio.Event, task: asyncio.Task[Any]) -> None:
+    """Wait for ``ready``; raise what ``task`` (the one that sets it) died of, if it did."""
+    waiter = asyncio.create_task(ready.wait())
+    await asyncio.wait([waiter, task], return_when=asyncio.FIRST_COMPLETED)
+    waiter.cancel()
+    if not ready.is_set():
+        task.result()
 
 
 async def run_remediator(settings: Settings, stop: asyncio.Event | None = None) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from gamsi.streams.policy.model import HostSelector, Level, Policy, Watch
+from gamsi.streams.policy.remediate import binding_to_dict
 from gamsi.streams.policy.values import format_duration
 
 HOST_KEYS = ("names", "globs", "tags", "os")
@@ -58,6 +59,8 @@ def watch_to_dict(w: Watch, *, origin: bool = False) -> dict[str, Any]:
         out["description"] = w.description
     if origin and w.origin:
         out["origin"] = w.origin
+    if w.remediate:
+        out["remediate"] = [binding_to_dict(b) for b in w.remediate]
     return out
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 
 from gamsi.schemas.records import Severity
+from gamsi.streams.policy.remediate import Binding
 
 UPWARD_OPS = (">", ">=")
 DOWNWARD_OPS = ("<", "<=")
@@ -97,6 +98,8 @@ class Watch:
     enabled: bool = True
     description: str = ""
     origin: str = ""
+    remediate: tuple[Binding, ...] = ()
+    """Recovery scripts bound to this watch's severities (streams/policy/remediate.py)."""
 
     def covers_instance(self, instance: str) -> bool:
         """Does this watch judge ``instance`` of its item (glob match, minus exclusions)?"""

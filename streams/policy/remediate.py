@@ -87,6 +87,9 @@ def _template(r: Reader, raw: Any, path: str) -> str:
 
 def binding_from_dict(r: Reader, raw: Any, path: str) -> Binding:
     """A validated Binding; raises PolicyError naming ``path`` and what was expected."""
+    if isinstance(raw, dict) and True in raw and "on" not in raw:
+        # YAML 1.1 (PyYAML) reads a bare `on:` key as the boolean true
+        raw = {("on" if k is True else k): v for k, v in raw.items()}
     d = r.mapping(raw, path, BINDING_KEYS)
     p = lambda key: join(path, key)  # noqa: E731 - a local shorthand for error paths
     if "script" not in d:
@@ -132,7 +135,11 @@ def bindings_from_list(r: Reader, raw: Any, path: str) -> tuple[Binding, ...]:
         return ()
     if not isinstance(raw, list):
         raise r.fail(path, f"expected a list of recovery bindings, got {type(raw).__name__}")
-    return tuple(binding_from_dict(r, b, f"{path}[{i}]") for i, b in enumerate(raw))
+    out = tuple(binding_from_dict(r, b, f"{path}[{i}]") for i, b in enumerate(raw))
+    for i, b in enumerate(out):
+        if any(o.script == b.script for o in out[:i]):
+            raise r.fail(f"{path}[{i}].script", f"expected each script once, {b.script!r} is twice")
+    return out
 
 
 def binding_to_dict(b: Binding) -> dict[str, Any]:

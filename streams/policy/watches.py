@@ -12,11 +12,13 @@ from typing import Any
 from gamsi.schemas.records import Severity
 from gamsi.streams.policy.dump import HOST_KEYS
 from gamsi.streams.policy.model import AGGREGATES, OPS, HostSelector, Level, NoData, Watch
+from gamsi.streams.policy.remediate import bindings_from_list
 from gamsi.streams.policy.values import Reader, join, show
 
 WATCH_KEYS = (
     "name", "item", "instance", "exclude", "hosts", "levels", "duration", "count", "window",
     "aggregate", "hysteresis", "clear", "nodata", "enabled", "description", "origin",
+    "remediate",
 )  # fmt: skip
 LEVEL_KEYS = ("op", "value", "recover")
 LEVEL_NAMES = tuple(s.name.lower() for s in Severity if s is not Severity.NORMAL)
@@ -130,6 +132,7 @@ def watch_from_dict(r: Reader, raw: Any, path: str, origin: str = "") -> Watch:
         enabled=r.boolean(d.get("enabled", True), p("enabled")),
         description=r.string(d.get("description", ""), p("description")),
         origin=r.string(d.get("origin", origin), p("origin")),
+        remediate=bindings_from_list(r, d.get("remediate"), p("remediate")),
     )
     _check_watch(r, w, path)
     return w
