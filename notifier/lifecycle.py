@@ -72,7 +72,10 @@ class Problem:
         body = dict(body)
         body["event"] = SeverityEvent(**body["event"])
         told = body.pop("told", None)
-        body["told"] = None if told is None else {tuple(t[:4]): bool(t[4]) for t in told}
+        # a message still in flight when the ledger was written is sent again after a
+        # restart (its event is consumed again, or its follow-up is due again), and that
+        # send adds its contact again: until then, the contact has not been told
+        body["told"] = None if told is None else {tuple(t[:4]): True for t in told if t[4]}
         return cls(**body)
 
 

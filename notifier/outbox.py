@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gamsi.notifier.channels import Channel, ChannelError, Receipt
-from gamsi.notifier.deliveries import Delivery, delivery_record
+from gamsi.notifier.deliveries import Delivery, Told, delivery_record, problem_key
 from gamsi.notifier.ledger import Ledger, Value
 from gamsi.notifier.lifecycle import ProblemBook
 from gamsi.notifier.message import Notification, bounded
@@ -92,6 +92,11 @@ class Outbox:
     records: list[dict[str, Any]] = field(default_factory=list)
     acked: dict[str, str] = field(default_factory=dict)
     """Who acknowledged, by delivery key, for messages about problems already closed."""
+    unconfirmed: dict[str, tuple[str, Told]] = field(default_factory=dict)
+    """De-escalations and recoveries (by delivery key) decided while the message that told
+    their contact was still on its way: (problem key, contact)."""
+    never_told: set[tuple[str, Told]] = field(default_factory=set)
+    """(problem key, contact) whose telling message failed: its ending is not sent."""
     remediation: Callable[[Delivery], str] = field(default=lambda d: "")
     """The recovery-script line of a delivery's message (gamsi.notifier.remediation)."""
 
@@ -101,6 +106,16 @@ class Outbox:
     def get(self, key: str) -> Value:
         """A ledger value, including what this flush wrote but did not persist yet."""
         return self.writes[key] if key in self.writes else self.ledger.get(key)
+
+    def _was_told(self, d: Delivery) -> bool:
+        """False for an ending whose contact's only message about the problem failed."""
+        told = self.unconfirmed.pop(d.key, None)
+        failed = told is not None and told in self.never_told
+        if not self.unconfirmed:
+            self.never_told.clear()
+        if failed:
+            log.info("%s: not sent, the contact never got the problem", d.key)
+        return not failed
 
     def thread_of(self, d: Delivery) -> str:
         """The channel's reference of the first message of ``d``'s problem to its contact."""
@@ -115,7 +130,7 @@ class Outbox:
         """Everything of one storm group that has not gone out yet."""
         first = deliveries[0]
         channel = self.channels.get(first.contact.channel)
-        todo = [d for d in deliveries if not self.was_sent(d)]
+        todo = [d for d in deliveries if not self.was_sent(d) and self._was_told(d)]
         if channel is None:
             for d in todo:
                 error = f"channel {first.contact.channel!r} is not in the routing file any more"
@@ -229,6 +244,8 @@ class Outbox:
         for d in ds:
             self.record(d, result, outcome.attempts, outcome.error, now)
             self.book.outcome(d, outcome.ok)
+            if not outcome.ok and self.unconfirmed:
+                self.never_told.add((problem_key(d.event), d.told))
             self.acked.pop(d.key, None)
 
     # -- after a crash ------------------------------------------------------------

@@ -107,6 +107,8 @@ class Pipeline:
                 self._buffer(d, ref, now)
                 if current is not None and d.kind not in FOLLOWS:
                     self.book.tell(current, d.told)
+                elif problem is not None and problem.told and not problem.told.get(d.told):
+                    self.outbox.unconfirmed[d.key] = (problem.key, d.told)
                 if d.kind == "recover" and current is not None:
                     self.outbox.acked[d.key] = current.acked_by
         if problem is not None and kind_of(event) == "recover":

@@ -178,3 +178,27 @@ async def test_a_renotification_tells_a_contact_that_missed_the_raise() -> None:
 async def test_a_recovery_for_a_problem_never_seen_goes_to_nobody(harness: Harness) -> None:
     await harness.push(event("web-9", "recover"))
     assert harness.sent("slack") == []
+
+
+async def test_no_recovery_after_a_raise_that_was_still_on_its_way_and_failed() -> None:
+    h = Harness(SMS_HOURS, storm_window=5.0)
+    h.clock.now = T + 2 * 3600  # 10:00: both contacts on duty
+    h.channels["sms"].failures = [PermanentError("sms: HTTP 400 invalid number")]
+    h.pipeline.accept(event("web-1"), ("p", 0), h.clock.now)
+    h.clock.now += 1
+    h.pipeline.accept(event("web-1", "recover"), ("p", 1), h.clock.now)  # the raise waits
+    for _ in range(12):
+        await h.advance(1)
+    assert kinds(h, "sms") == []
+    assert kinds(h, "slack") == ["raise", "recover"]
+
+
+async def test_a_restart_forgets_contacts_whose_message_was_still_on_its_way() -> None:
+    h = Harness(SMS_HOURS, storm_window=5.0)
+    h.clock.now = T + 2 * 3600
+    h.pipeline.accept(event("web-1"), ("p", 0), h.clock.now)
+    await h.pipeline.flush(h.clock.now)  # the ledger has the problem, nothing was sent
+    h.pipeline = h.build(storm_window=5.0)  # the offset was not committed, but no replay here
+    await h.push(event("web-1", "recover"))
+    assert kinds(h, "sms") == []
+    assert kinds(h, "slack") == []
