@@ -38,6 +38,8 @@ from gamsi.notifier.retry import Outcome, RateLimiter, RetryPolicy, Sleep, deliv
 
 log = logging.getLogger(__name__)
 
+Attempt = Callable[[list[Delivery]], Awaitable[Outcome]]
+
 MAX_SPLIT_SENDS = 64
 """Sends at most, per message, to find the members a permanent failure comes from."""
 
@@ -148,33 +150,29 @@ class Outbox:
             before = uncertain.get(d.key, [""])[-1]
             parts.setdefault((thread, before), []).append(d)
         for (thread, _), part in parts.items():
-            await self.send(channel, part, thread, now, uncertain)
 
-    async def send(
-        self,
-        channel: Channel,
-        ds: list[Delivery],
-        thread: str,
-        now: float,
-        uncertain: dict[str, list[str]],
-    ) -> None:
+            async def attempt(ds: list[Delivery], thread: str = thread) -> Outcome:
+                return await self._attempt(channel, ds, thread, now, uncertain)
+
+            await self.send(channel.name, part, attempt, now)
+        for d in deliveries:
+            self.acked.pop(d.key, None)
+
+    async def send(self, channel: str, ds: list[Delivery], attempt: Attempt, now: float) -> None:
         """One message; on a permanent failure of several, find the members it comes from.
 
         The first member alone, then (if it failed too) the last: if both fail, the
         failure is the channel's (a bad token, a missing channel) and every member
         gets it; otherwise the rest are halved until each failing part is one member.
+        ``attempt`` sends one message covering the deliveries it is given.
         """
-
-        async def attempt(part: list[Delivery]) -> Outcome:
-            return await self._attempt(channel, part, thread, now, uncertain)
-
         outcome = await attempt(ds)
         if outcome.ok or not outcome.permanent or len(ds) == 1:
             self._settle(ds, outcome, now)
             return
         log.warning(
             "a message of %d events to %s failed for good (%s): sending them apart",
-            len(ds), channel.name, outcome.error,
+            len(ds), channel, outcome.error,
         )  # fmt: skip
         rest = await self._probe_ends(ds, attempt, now)
         if rest is None:
@@ -192,10 +190,7 @@ class Outbox:
                 queue[:0] = [part[:mid], part[mid:]]
 
     async def _probe_ends(
-        self,
-        ds: list[Delivery],
-        attempt: Callable[[list[Delivery]], Awaitable[Outcome]],
-        now: float,
+        self, ds: list[Delivery], attempt: Attempt, now: float
     ) -> list[Delivery] | None:
         """Send the first member alone, and the last if the first failed; the members
         still to send, or None when both ends failed (the failure is not one member's)."""

@@ -93,6 +93,22 @@ def gamsi_service(
                 proc.wait()
 
 
+def gamsi_cli(
+    settings: Settings, *args: str, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """Run `python -m gamsi ARGS` to completion with these settings (text output, any exit)."""
+    env = {**os.environ, **to_environ(settings)}
+    env.pop("GAMSI_CONFIG", None)
+    return subprocess.run(
+        [sys.executable, "-m", "gamsi", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
 def free_port() -> int:
     """A loopback port nobody listens on now, for a service's endpoint in a test."""
     with socket.socket() as s:

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
-import subprocess
-import sys
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
@@ -18,8 +15,8 @@ from gamsi.notifier.ledger import read_map
 from gamsi.notifier.service import run_notifier
 from gamsi.schemas.codec import encode
 from gamsi.schemas.records import SeverityEvent
-from gamsi.settings import Settings, to_environ
-from tests.integration.kafka_io import produce, wait_for_records
+from gamsi.settings import Settings
+from tests.integration.kafka_io import gamsi_cli, produce, wait_for_records
 from tests.support.slack_standin import SlackStandIn, slack_standin  # noqa: F401
 
 TOKEN = "xoxb-standin-token-0123456789"
@@ -179,19 +176,6 @@ async def test_ack_is_shown_in_the_recovery(
         await produce_events(s, event("web-04", "recover"))
         await slack_standin.wait_for(lambda sl: len(sl.posted) == 2)
     assert "Acknowledged by alice" in slack_standin.posted[1]["text"]
-
-
-def gamsi_cli(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, **to_environ(settings)}
-    env.pop("GAMSI_CONFIG", None)
-    return subprocess.run(
-        [sys.executable, "-m", "gamsi", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
 
 
 async def test_gamsi_ack_refuses_unknown_ids_lists_and_undoes(

@@ -8,9 +8,6 @@ service's endpoint and names exactly what no watch covers.
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
-import sys
 import time
 from dataclasses import replace
 
@@ -19,8 +16,9 @@ import orjson
 from gamsi.history.client import remote
 from gamsi.history.writer import run_history
 from gamsi.schemas import MetricBatch, Sample, encode
-from gamsi.settings import Settings, to_environ
+from gamsi.settings import Settings
 from tests.integration.kafka_io import free_port, produce
+from tests.integration.kafka_io import gamsi_cli as _gamsi
 
 POLICY = """\
 version: 1
@@ -34,18 +32,6 @@ watches:
     item: cpu.util
     levels: {urgent: ">= 95"}
 """
-
-
-def _gamsi(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, **to_environ(settings)}
-    return subprocess.run(
-        [sys.executable, "-m", "gamsi", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
 
 
 async def test_unregistered_items_are_read_from_history(
