@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from gamsi.history.schema import DELIVERIES, EVENTS, HOSTS, SAMPLES, Table
+from gamsi.history.schema import DELIVERIES, EVENTS, HOSTS, REMEDIATIONS, SAMPLES, Table
 from gamsi.schemas.codec import DecodeError, read_envelope
 from gamsi.schemas.records import MetricBatch, SeverityEvent
 from gamsi.schemas.validate import (
@@ -56,12 +56,13 @@ class Buffer:
         self.events = Columns(EVENTS)
         self.deliveries = Columns(DELIVERIES)
         self.hosts = Columns(HOSTS)
+        self.remediations = Columns(REMEDIATIONS)
 
     def __len__(self) -> int:
-        return len(self.samples) + len(self.events) + len(self.deliveries)
+        return len(self.samples) + len(self.events) + len(self.deliveries) + len(self.remediations)
 
     def tables(self) -> Iterator[Columns]:
-        yield from (self.samples, self.events, self.deliveries, self.hosts)
+        yield from (self.samples, self.events, self.deliveries, self.hosts, self.remediations)
 
     def add_batch(self, batch: MetricBatch) -> None:
         """One row per sample; raises DecodeError (adding nothing) if a field is out of range."""
@@ -101,6 +102,10 @@ class Buffer:
 
     def add_delivery(self, d: dict[str, Any]) -> None:
         self.deliveries.append(tuple(d[c] for c in DELIVERIES.columns))
+
+    def add_remediation(self, values: dict[str, Any]) -> None:
+        """One audit row (gamsi.remediator.records.history_values)."""
+        self.remediations.append(tuple(values[c] for c in REMEDIATIONS.columns))
 
 
 def check_event(e: SeverityEvent) -> None:

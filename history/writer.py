@@ -64,6 +64,7 @@ class HistoryWriter:
             settings.kafka.metrics_topic: self._take_batch,
             settings.kafka.events_topic: self._take_event,
             deliveries_topic(settings): self._take_delivery,
+            settings.remediator.results_topic: self._take_remediation,
         }
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -106,6 +107,11 @@ class HistoryWriter:
 
     def _take_delivery(self, value: bytes) -> None:
         self.buffer.add_delivery(decode_delivery(value))
+
+    def _take_remediation(self, value: bytes) -> None:
+        from gamsi.remediator.records import decode_remediation, history_values
+
+        self.buffer.add_remediation(history_values(decode_remediation(value)))
 
     async def dead_letter(self, letter: DeadLetter) -> None:
         """Publish one dead letter (bounded, never raises; see gamsi.deadletter)."""
@@ -177,6 +183,7 @@ async def run_history(settings: Settings, stop: asyncio.Event | None = None) -> 
             settings.kafka.metrics_topic,
             settings.kafka.events_topic,
             deliveries_topic(settings),
+            settings.remediator.results_topic,
         ]
         await _consume(settings, client, stop, topics)
     finally:

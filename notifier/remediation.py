@@ -64,10 +64,8 @@ class RemediationNotes:
     ) -> list[Delivery]:
         """Note one row; the escalation deliveries it calls for (none for most rows)."""
         key = f"{row.host}|{row.watch}|{row.item}|{row.instance}"
-        if row.status in R.RESULTS:
+        if row.status in R.RESULTS:  # kept until the key's next incident (see seen)
             self.results[key] = row
-        elif row.status == R.RECOVERED:
-            self.results.pop(key, None)
         if row.status not in R.ESCALATING or not row.incident:
             return []
         problem = book.problems.get(key)

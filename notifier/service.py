@@ -30,6 +30,7 @@ from gamsi.notifier.deliveries import encode_delivery
 from gamsi.notifier.ledger import KafkaLedger
 from gamsi.notifier.options import get_int
 from gamsi.notifier.pipeline import Pipeline, PipelineOptions
+from gamsi.notifier.remediation import follow as follow_remediations
 from gamsi.notifier.retry import RateLimiter, RetryPolicy
 from gamsi.notifier.routing import RoutingConfig, default_routing, load_routing
 from gamsi.notifier.secrets import SecretError, Secrets
@@ -169,6 +170,7 @@ async def run_notifier(settings: Settings, stop: asyncio.Event | None = None) ->
         auto_offset_reset="earliest",
     )
     follower: asyncio.Task[None] | None = None
+    remedies: asyncio.Task[None] | None = None
     api = None
     await producer.start()
     try:
@@ -185,16 +187,18 @@ async def run_notifier(settings: Settings, stop: asyncio.Event | None = None) ->
         await acks.start()
         await _replay_acks(acks, n.acks_topic, pipeline)
         follower = asyncio.create_task(_follow_acks(acks, pipeline))
+        remedies = asyncio.create_task(follow_remediations(settings, pipeline.remediation))
         await consumer.start()
         try:
             await _consume(settings, consumer, producer, pipeline, stop)
         finally:
             await consumer.stop()
     finally:
-        if follower is not None:
-            follower.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await follower
+        for task in (follower, remedies):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         if api is not None:
             await api.cleanup()
         await acks.stop()
