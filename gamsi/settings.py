@@ -28,6 +28,7 @@ from gamsi.config_fields import ConfigError, coerce, opt
 from gamsi.files import read_toml
 from gamsi.history.config import HistorySettings
 from gamsi.http_config import HttpSettings
+from gamsi.kafka_auth import KafkaSecuritySettings
 from gamsi.masking import mask_setting
 from gamsi.notifier.config import NotifierSettings
 from gamsi.remediator.config import RemediatorSettings
@@ -58,7 +59,7 @@ class PathSettings:
 
 
 @dataclass(frozen=True)
-class KafkaSettings:
+class KafkaSettings(KafkaSecuritySettings):
     bootstrap: str = opt("127.0.0.1:9092", "Kafka bootstrap servers, comma separated.")
     metrics_topic: str = opt("gamsi.metrics", "Topic the collectors publish metric batches to.")
     events_topic: str = opt("gamsi.events", "Topic of severity events (every transition).")
