@@ -211,3 +211,22 @@ async def test_gamsi_ack_refuses_unknown_ids_lists_and_undoes(
         await wait_for_ledger(s, lambda p: p == {})
         closed = await asyncio.to_thread(gamsi_cli, s, "ack", raised.event_id)
         assert closed.returncode != 0  # the problem is over: nothing to acknowledge
+
+
+async def test_a_storm_is_one_message_in_the_real_service(
+    settings: Settings,
+    unique: str,
+    slack_standin: SlackStandIn,  # noqa: F811
+) -> None:
+    s = notifier_settings(settings, slack_standin.base_url, unique)
+    s = replace(s, notifier=replace(s.notifier, storm_window=5.0))
+    hosts = [f"web-{i:02d}" for i in range(30)]
+    async with running(s):
+        await produce_events(s, *(event(h) for h in hosts))
+        await slack_standin.wait_for(lambda sl: len(sl.posted) == 1)
+        deliveries = await read_topic(s, s.notifier.delivery_topic, 30)
+    (message,) = slack_standin.posted
+    assert "30 events on 30 hosts" in message["text"]
+    assert all(h in message["text"] for h in hosts)
+    assert sorted(d["host"] for d in deliveries) == hosts
+    assert {d["result"] for d in deliveries} == {"sent"}
