@@ -150,8 +150,12 @@ class Pipeline:
     def remediation(self, row: Any, now: float) -> int:
         """A remediator row: noted for the recovery notice; a failed run escalates the
         problem (:mod:`gamsi.notifier.remediation`). Returns how many were buffered."""
-        todo = self.notes.apply(self.config, self.book, row, now)
-        return sum(self._buffer(d, None, now) for d in todo if not self.outbox.was_sent(d))
+        count = 0
+        for d in self.notes.apply(self.config, self.book, row, now):
+            problem = self.book.find(d.event)
+            if problem is not None:
+                count += self._follow_up(problem, d, muted_by(self.config, d.event, now), now)
+        return count
 
     def tick(self, now: float) -> int:
         """Buffer the follow-ups and held recoveries due now; returns how many were buffered."""
@@ -159,15 +163,7 @@ class Pipeline:
         for problem in list(self.book.problems.values()):
             window = muted_by(self.config, problem.event, now)
             for d in self.book.due(self.config, problem, now, mark=window is None):
-                if self.outbox.was_sent(d) or self.grouper.holds(d.key):
-                    continue
-                if window is None:
-                    count += self._buffer(d, None, now)
-                    self.book.tell(problem, d.told)
-                elif d.key not in problem.muted:  # logged once, not on every tick
-                    problem.muted.append(d.key)
-                    self.book.dirty.add(f"problem:{problem.key}")
-                    self._suppressed(d, window, now, False)
+                count += self._follow_up(problem, d, window, now)
         for held in list(self.book.held.values()):
             if muted_by(self.config, held.event, now) is None:
                 for d in to_told(self.config, held.event, held.owed):
@@ -175,6 +171,22 @@ class Pipeline:
                     count += self._buffer(d, None, now)
                 self.book.release(held)
         return count
+
+    def _follow_up(
+        self, problem: Problem, d: Delivery, window: Maintenance | None, now: float
+    ) -> int:
+        """Buffer a follow-up of an open problem unless it went out, waits already, or a
+        maintenance window covers it (then it is logged once, not on every tick)."""
+        if self.outbox.was_sent(d) or self.grouper.holds(d.key):
+            return 0
+        if window is None:
+            self.book.tell(problem, d.told)
+            return self._buffer(d, None, now)
+        if d.key not in problem.muted:
+            problem.muted.append(d.key)
+            self.book.dirty.add(f"problem:{problem.key}")
+            self._suppressed(d, window, now, False)
+        return 0
 
     def _buffer(self, d: Delivery, ref: Any, now: float) -> int:
         window = d.route.group_window

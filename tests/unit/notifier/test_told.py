@@ -202,3 +202,23 @@ async def test_a_restart_forgets_contacts_whose_message_was_still_on_its_way() -
     await h.push(event("web-1", "recover"))
     assert kinds(h, "sms") == []
     assert kinds(h, "slack") == []
+
+
+async def test_a_failed_recovery_script_does_not_page_inside_maintenance() -> None:
+    from gamsi.remediator import records as R
+    from gamsi.remediator.records import Remediation
+
+    h = Harness(MAINTENANCE)
+    await h.push(event("db-1", ts=h.clock.now))
+    h.clock.now = T + 20 * MINUTE  # inside the window
+    failed = Remediation(
+        ts=h.clock.now, status=R.FAILED, host="db-1", script="restart-db", command_id="c1",
+        incident=f"db-1|cpu-high|cpu.util||{T - 5:.3f}", attempt=1, watch="cpu-high",
+        item="cpu.util", exit_code=1, duration_s=2.0, output="boom\n",
+    )  # fmt: skip
+    assert h.pipeline.remediation(failed, h.clock.now) == 0
+    await h.advance(1)
+    assert kinds(h, "slack") == ["raise"]
+    assert [r["result"] for r in h.sink.records if r["transition"] == "remediation"] == [
+        "suppressed"
+    ]
