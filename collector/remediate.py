@@ -39,6 +39,7 @@ from aiokafka.errors import KafkaError
 from aiokafka.partitioner import DefaultPartitioner
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from gamsi.kafka_auth import kafka_client_options
 from gamsi.remediator import records as R
 from gamsi.remediator.keys import KeyFileError, key_id, load_public, verify
 from gamsi.remediator.records import Command, Remediation, decode_command, open_envelope
@@ -49,6 +50,8 @@ from gamsi.streams.policy.remediate import UnsafeValue, check_value
 from gamsi.topics import all_partitions
 
 log = logging.getLogger("gamsi.collector.remediate")
+KEY_RETRY = 30.0
+"""Seconds between attempts to read a missing or unreadable public key file."""
 SEEN_KEEP = 86400.0
 """Seconds an id is remembered past its command's expiry (an expired command is refused
 anyway; the margin covers clocks that disagree)."""
@@ -193,11 +196,16 @@ async def listen(settings: Settings, stop: asyncio.Event) -> None:
     if not r.public_key_file:
         log.info("no [remediator] public_key_file: this agent runs no recovery command")
         return
-    try:
-        public = load_public(Path(r.public_key_file).expanduser())  # noqa: ASYNC240 - once
-    except KeyFileError as exc:
-        log.error("recovery commands disabled: %s", exc)
-        return
+    public = None
+    while public is None:  # e.g. the remediator of `gamsi up` has not made the pair yet
+        try:
+            public = load_public(Path(r.public_key_file).expanduser())  # noqa: ASYNC240
+        except KeyFileError as exc:
+            log.error("recovery commands wait for a valid public key (retry in 30 s): %s", exc)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), KEY_RETRY)
+            if stop.is_set():
+                return
     guard = CommandGuard(settings, public, host, SeenStore(state_dir(settings), time.time()))
     while not stop.is_set():
         try:
@@ -211,9 +219,9 @@ async def listen(settings: Settings, stop: asyncio.Event) -> None:
 async def _listen_once(settings: Settings, guard: CommandGuard, stop: asyncio.Event) -> None:
     r, key = settings.remediator, guard.host.encode()
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka.bootstrap, group_id=None, enable_auto_commit=False
+        **kafka_client_options(settings), group_id=None, enable_auto_commit=False
     )
-    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka.bootstrap, acks="all")
+    producer = AIOKafkaProducer(**kafka_client_options(settings), acks="all")
     await consumer.start()
     try:
         await producer.start()

@@ -18,6 +18,7 @@ import uuid
 from typing import Any
 
 from gamsi.cli import UserError, command
+from gamsi.kafka_auth import kafka_client_options
 from gamsi.settings import Settings
 
 
@@ -79,7 +80,7 @@ def _manual(args: argparse.Namespace, settings: Settings) -> int:
         print(f"no result within {wait:.0f} s (is the agent on {args.host} running?)")
         return 3
     print(f"{row.host}: {row.status}: {row.summary()}")
-    if row.reason:
+    if row.reason and row.reason not in row.summary():
         print(f"reason: {row.reason}")
     if row.output:
         print(row.output.rstrip("\n"))
@@ -96,8 +97,8 @@ async def _send_and_wait(settings: Settings, cmd: Any, wait: float) -> Any:
     r = settings.remediator
     signer = Signer(settings)
     await ensure_topics(settings)
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka.bootstrap, group_id=None)
-    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka.bootstrap, acks="all")
+    consumer = AIOKafkaConsumer(**kafka_client_options(settings), group_id=None)
+    producer = AIOKafkaProducer(**kafka_client_options(settings), acks="all")
     await consumer.start()
     await producer.start()
     try:
@@ -152,7 +153,7 @@ async def read_log(settings: Settings, since: float) -> list[Any]:
 
     from gamsi.remediator.audit import read_rows
 
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka.bootstrap, group_id=None)
+    consumer = AIOKafkaConsumer(**kafka_client_options(settings), group_id=None)
     await consumer.start()
     rows: list[Any] = []
     try:
