@@ -94,7 +94,7 @@ def _apply(args: argparse.Namespace, settings: Settings) -> int:
 
     policy = vetted(args, settings)
     try:
-        asyncio.run(publish_policy(settings, policy, str(args.file)))
+        asyncio.run(publish_policy(settings, policy, str(args.file), args.allow_empty))
     except (KafkaError, OSError) as exc:
         raise user_error(
             f"{args.file}: valid, but not applied: cannot publish to Kafka at "

@@ -19,7 +19,15 @@ class PolicyError(ValueError):
 
     def __str__(self) -> str:
         where = f"{self.source}:{self.line}" if self.line else self.source
-        return f"{where}: {self.path or '(top)'}: {self.message}"
+        return _one_line(f"{where}: {self.path or '(top)'}: {self.message}")
 
     def at_line(self, line: int | None) -> PolicyError:
         return PolicyError(self.source, self.path, self.message, line)
+
+
+def _one_line(text: str) -> str:
+    """``text`` with control characters escaped (a key may hold a newline), so an error is
+    always one line a terminal or a log shows as is."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)

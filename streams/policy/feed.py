@@ -30,12 +30,15 @@ import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
+from gamsi.kafka_auth import kafka_client_options
 from gamsi.settings import Settings
+from gamsi.streams.policy.checks import watches_nothing
 from gamsi.streams.policy.dump import policy_to_dict
 from gamsi.streams.policy.errors import PolicyError
 from gamsi.streams.policy.load import load_policy
 from gamsi.streams.policy.model import Policy
 from gamsi.streams.policy.parse import policy_from_plain
+from gamsi.streams.policy.values import show
 from gamsi.topics import read_compacted
 
 log = logging.getLogger(__name__)
@@ -56,20 +59,23 @@ class FeedStats:
     """``offset N: reason`` of the last bad record."""
 
 
-def policy_record(policy: Policy, source: str, applied_at: float | None = None) -> bytes:
+def policy_record(
+    policy: Policy, source: str, applied_at: float | None = None, allow_empty: bool = False
+) -> bytes:
     """The record `gamsi policy apply` publishes: a version 1 envelope around the policy.
 
-    ``applied_at`` defaults to now (seconds since the epoch).
+    ``applied_at`` defaults to now (seconds since the epoch). ``allow_empty`` marks a policy
+    that disables every watch as intended (``apply --allow-empty``); without it a worker
+    refuses such a policy like any bad record.
     """
-    return orjson.dumps(
-        {
-            "v": 1,
-            "kind": "policy",
-            "source": source,
-            "applied_at": time.time() if applied_at is None else applied_at,
-            "policy": policy_to_dict(policy),
-        }
-    )
+    body = {
+        "v": 1,
+        "kind": "policy",
+        "source": source,
+        "applied_at": time.time() if applied_at is None else applied_at,
+        "policy": policy_to_dict(policy),
+    }
+    return orjson.dumps({**body, "allow_empty": True} if allow_empty else body)
 
 
 def read_policy_record(data: bytes | None) -> tuple[Policy, str]:
@@ -85,8 +91,16 @@ def read_policy_record(data: bytes | None) -> tuple[Policy, str]:
         if not isinstance(body.get("policy"), dict):
             raise PolicyError(TOPIC_SOURCE, "policy", "expected the policy as a mapping")
         source = body.get("source", "?")
-        source = source if isinstance(source, str) else repr(source)[:200]
-        return policy_from_plain(body["policy"], f"<applied {source[:200]}>"), source
+        source = source if isinstance(source, str) else show(source)
+        policy = policy_from_plain(body["policy"], f"<applied {source[:200]}>")
+        if body.get("allow_empty") is not True and watches_nothing(policy):
+            raise PolicyError(
+                TOPIC_SOURCE,
+                "policy",
+                "expected at least one enabled watch (a policy that silences every host "
+                "needs allow_empty: `gamsi policy apply --allow-empty`)",
+            )
+        return policy, source
     except PolicyError:
         raise
     except orjson.JSONDecodeError as exc:
@@ -107,13 +121,18 @@ def _skip(stats: FeedStats, offset: int, exc: Exception) -> None:
     )
 
 
-async def publish_policy(settings: Settings, policy: Policy, source: str) -> None:
-    """Put ``policy`` in force: publish it to the policy topic under the one fixed key."""
-    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka.bootstrap, acks="all")
+async def publish_policy(
+    settings: Settings, policy: Policy, source: str, allow_empty: bool = False
+) -> None:
+    """Put ``policy`` in force: publish it to the policy topic under the one fixed key
+    (``allow_empty``: see :func:`policy_record`)."""
+    producer = AIOKafkaProducer(**kafka_client_options(settings), acks="all")
     await producer.start()
     try:
         await producer.send_and_wait(
-            settings.kafka.policies_topic, policy_record(policy, source), key=POLICY_KEY
+            settings.kafka.policies_topic,
+            policy_record(policy, source, allow_empty=allow_empty),
+            key=POLICY_KEY,
         )
     finally:
         await producer.stop()
@@ -142,7 +161,7 @@ async def current_policy(
             _skip(stats, record.offset, exc)
 
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka.bootstrap,
+        **kafka_client_options(settings),
         group_id=None,
         enable_auto_commit=False,
         request_timeout_ms=int(within * 1000),
@@ -189,7 +208,7 @@ async def follow_policies(
             log.info("policy from %s in force (offset %d)", source, record.offset)
 
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka.bootstrap, group_id=None, enable_auto_commit=False
+        **kafka_client_options(settings), group_id=None, enable_auto_commit=False
     )
     await consumer.start()
     try:

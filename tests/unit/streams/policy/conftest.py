@@ -31,7 +31,7 @@ def policy_cmd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[...,
 
     published: list[str] = []
 
-    async def publish(settings: Settings, policy: object, source: str) -> None:
+    async def publish(settings: Settings, policy: object, source: str, *args: object) -> None:
         published.append(source)
 
     monkeypatch.setattr(feed, "current_policy", nothing_applied)
