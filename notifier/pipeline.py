@@ -167,8 +167,9 @@ class Pipeline:
         for held in list(self.book.held.values()):
             if muted_by(self.config, held.event, now) is None:
                 for d in to_told(self.config, held.event, held.owed):
-                    self.outbox.acked[d.key] = held.acked_by
-                    count += self._buffer(d, None, now)
+                    if not self.outbox.was_sent(d):
+                        self.outbox.acked[d.key] = held.acked_by
+                        count += self._buffer(d, None, now)
                 self.book.release(held)
         return count
 
