@@ -3,7 +3,7 @@
 This is the Kafka edge around :class:`gamsi.notifier.pipeline.Pipeline`: a consumer
 in its own group (manual commits), a producer with ``acks=all`` for the ledger,
 the delivery log and dead letters, and a reader that follows the acks topic.
-An offset is committed only after every target of its record is in the ledger,
+An offset is committed only after every delivery of its record is in the ledger,
 so SIGKILL at any point loses nothing; what is sent twice is bounded by the
 ledger's ``pending`` check (see docs/notifications.md, "Exactly once").
 """
@@ -21,6 +21,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPa
 from aiokafka.structs import OffsetAndMetadata
 
 from gamsi.deadletter import deliver, kafka_sender, screen
+from gamsi.kafka_auth import kafka_client_options
 from gamsi.notifier.ack import parse_ack
 from gamsi.notifier.ack_api import start_ack_api
 from gamsi.notifier.channels import Channel, load_channel_types
@@ -157,14 +158,14 @@ async def run_notifier(settings: Settings, stop: asyncio.Event | None = None) ->
     channels, limiters = build_channels(config, settings, secrets)
     await ensure_topics(settings)
     producer = AIOKafkaProducer(
-        bootstrap_servers=settings.kafka.bootstrap, acks="all", enable_idempotence=True
+        **kafka_client_options(settings), acks="all", enable_idempotence=True
     )
     acks = AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka.bootstrap, group_id=None, enable_auto_commit=False
+        **kafka_client_options(settings), group_id=None, enable_auto_commit=False
     )
     consumer = AIOKafkaConsumer(
         settings.kafka.events_topic,
-        bootstrap_servers=settings.kafka.bootstrap,
+        **kafka_client_options(settings),
         group_id=n.group_id,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
