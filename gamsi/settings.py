@@ -33,6 +33,7 @@ from gamsi.masking import mask_setting
 from gamsi.notifier.config import NotifierSettings
 from gamsi.remediator.config import RemediatorSettings
 from gamsi.streams.config import StreamsSettings
+from gamsi.web.config import WebSettings
 
 CONFIG_ENV = "GAMSI_CONFIG"
 
@@ -102,6 +103,7 @@ class Settings:
     history: HistorySettings = field(default_factory=HistorySettings)
     remediator: RemediatorSettings = field(default_factory=RemediatorSettings)
     http: HttpSettings = field(default_factory=HttpSettings)
+    web: WebSettings = field(default_factory=WebSettings)
 
     @property
     def data_dir(self) -> Path:
@@ -216,6 +218,7 @@ __all__ = [
     "RemediatorSettings",
     "Settings",
     "StreamsSettings",
+    "WebSettings",
     "describe",
     "load_settings",
     "to_environ",

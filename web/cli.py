@@ -111,8 +111,23 @@ def _status(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _web_run(args: argparse.Namespace, settings: Settings) -> int:
+    from gamsi.runner import run_service
+    from gamsi.web.service import run
+
+    try:
+        return run_service(run, settings)
+    except OSError as exc:
+        w = settings.web
+        raise UserError(f"status page not started on {w.host}:{w.port}: {exc}; "
+                        "set [web] port") from None  # fmt: skip
+
+
 def add_commands(sub: Any) -> None:
-    """Register ``gamsi status`` on the ``gamsi`` parser."""
+    """Register ``gamsi status`` and ``gamsi web run`` on the ``gamsi`` parser."""
+    web = sub.add_parser("web", help="the status page (감시 현황) in a browser")
+    wsub = web.add_subparsers(dest="web_command", required=True)
+    command(wsub, "run", _web_run, "serve the live status page on [web] host:port")
     st = command(sub, "status", _status, "the fleet at a glance: counts and non-normal cells")
     st.add_argument("--all", action="store_true", help="every cell, normal ones too")
     st.add_argument("--severity", type=_level, help=f"only cells at or above ({'|'.join(LEVELS)})")
