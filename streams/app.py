@@ -26,6 +26,7 @@ from faust.serializers import codecs
 from faust.types import TP
 
 from gamsi.deadletter import deliver, letter_key, screen
+from gamsi.kafka_auth import faust_credentials
 from gamsi.schemas.faust_codec import STATE_CODEC_NAME, register
 from gamsi.schemas.records import MetricBatch, SeverityEvent
 from gamsi.settings import Settings
@@ -111,6 +112,7 @@ def create_app(
     app = faust.App(
         settings.streams.app_id,
         broker=[f"kafka://{b.strip()}" for b in k.bootstrap.split(",")],
+        broker_credentials=faust_credentials(settings),  # TLS and SASL as configured
         store="memory://",
         web_enabled=False,
         topic_partitions=k.partitions,
@@ -141,10 +143,10 @@ def create_app(
         STATE_TABLE,
         default=None,
         partitions=k.partitions,
-        schema=faust.Schema(
-            key_serializer=STATE_CODEC_NAME, value_serializer=_register_state_codec()
-        ),
+        schema=faust.Schema(key_serializer=STATE_CODEC_NAME, value_serializer=STATE_CODEC_NAME),
     )
+    # Faust writes table values with the table's own serializer, not the schema's
+    state.value_serializer = _register_state_codec()
     limits = Limits.of(settings.streams)
     judged_up_to: dict[int, int] = {}  # partition → next metrics offset to judge (this process)
 

@@ -19,8 +19,9 @@ a run, seq may not run ahead of the time that passed (more than
 :data:`SEQ_SLACK` ticks beyond ``Δts / interval``); such a batch is refused with a
 reason instead of making every later real batch "late". (A batch too far ahead of
 the worker's clock is refused before it gets here; see gamsi.streams.limits.)
-Agents older than the run id send ``run: ""``; they keep the old rule: a restart
-counts seq from 0 again and is dropped as late until it passes its old seq.
+Agents older than the run id send ``run: ""``; they keep the old rule (a batch older
+in both ts and seq is a replay; newer ts always applies), so their restart with a
+slower clock is still dropped as late until it passes its old ts or seq.
 """
 
 from __future__ import annotations
@@ -51,6 +52,12 @@ def place(state: HostState, batch: MetricBatch) -> str:
         state.past.pop(run, None)
         state.run = run
         return STEP if t <= state.ts else APPLY
+    if not run:  # an agent without run ids: older in both seq and time is a replay
+        if seq > state.seq:
+            _plausible(state, batch, state.seq)
+        elif t <= state.ts:
+            return LATE
+        return APPLY if t > state.ts else STEP
     if seq <= state.seq:
         return LATE
     _plausible(state, batch, state.seq)

@@ -13,6 +13,7 @@ from gamsi.schemas import MetricBatch, Sample, Severity, encode
 from gamsi.schemas.codec import decode_severity_event
 from gamsi.settings import Settings
 from gamsi.streams.app import STATE_TABLE
+from gamsi.streams.state import load as load_state
 from gamsi.streams.policy.feed import apply_policy, current_policy
 from tests.integration.kafka_io import CPU_SPIKE_POLICY, gamsi_service, produce, wait_for_records
 
@@ -52,7 +53,7 @@ def _policy_file(path: Path, text: str) -> Path:
 def _changelog_ts(settings: Settings, host: str) -> object:
     def decode(raw: bytes) -> tuple[str, float] | None:
         value = orjson.loads(raw) if raw else None
-        return None if value is None else value["s"]["ts"]
+        return None if value is None else load_state(value["s"]).ts
 
     return decode
 
