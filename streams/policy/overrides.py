@@ -11,6 +11,8 @@ keys merge:
 - ``exclude`` is a set of instance globs: the override's globs are added to the
   watch's (RFC 7386 would replace a list; a list of exclusions only ever means
   "also leave these out", and replacing silently watched ``/snap/*`` again).
+- ``remediate`` is a list of recovery bindings keyed by ``script``: a binding for a
+  script the watch already binds merges into it, a new script is added, others stay.
 
 ``replace: [levels]`` (any of :data:`MERGED_KEYS`) replaces those keys whole instead.
 The same :func:`patch_watch` builds the loader's variants and stacks a second
@@ -32,7 +34,7 @@ OVERRIDE_KEYS = ("watch", "hosts", "set", "replace")
 SETTABLE = tuple(k for k in WATCH_KEYS if k not in ("name", "item", "origin", "hosts"))
 """Keys an override may change. ``hosts`` is not one: the override's own ``hosts`` selects
 where it applies, and a watch's hosts are changed by redefining the watch."""
-MERGED_KEYS = ("levels", "nodata", "exclude")
+MERGED_KEYS = ("levels", "nodata", "exclude", "remediate")
 """Keys an override merges into the watch unless its ``replace`` names them."""
 
 
@@ -72,8 +74,33 @@ def patch_watch(base: dict[str, Any], changes: dict[str, Any], replace: tuple[st
             out[key] = kept + [g for g in added if g not in kept]
         elif key == "exclude":
             out[key] = value  # not a list: watch_from_dict names the path and what it expected
+        elif key == "remediate" and isinstance(value, list):
+            out[key] = _merge_bindings(out.get(key) or [], value)
         else:
             out[key] = merge_patch(out.get(key), value)
+    return out
+
+
+def _merge_bindings(base: list[Any], patch: list[Any]) -> list[Any]:
+    """Recovery bindings merged by ``script``: a binding naming a script the watch already
+    binds is merged into it (``{script: x, cooldown: 1h}`` changes only the cooldown),
+    a new script is added, the others stay."""
+
+    def plain(b: Any) -> Any:  # YAML 1.1 reads a bare `on:` key as true
+        return {("on" if k is True else k): v for k, v in b.items()} if isinstance(b, dict) else b
+
+    def script(b: Any) -> str | None:
+        name = b.get("script") if isinstance(b, dict) else None
+        return name if isinstance(name, str) else None
+
+    out = [plain(b) for b in base]
+    index = {script(b): i for i, b in enumerate(out) if script(b) is not None}
+    for b in map(plain, patch):
+        i = index.get(script(b))
+        if i is None:
+            out.append(b)
+        else:
+            out[i] = merge_patch(out[i], b, 1)
     return out
 
 

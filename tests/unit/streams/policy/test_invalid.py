@@ -46,7 +46,7 @@ CASES = [
         "override_replace_unmerged_key",
         5,
         "overrides[0].replace",
-        "expected keys of `set` that would merge (levels, nodata, exclude), got 'clear'",
+        "expected keys of `set` that would merge (levels, nodata, exclude, remediate), got 'clear'",
     ),
     ("override_removes_every_level", 5, "overrides[0].set.levels", "at least one level"),
     (

@@ -142,3 +142,30 @@ def test_show_host_prints_the_merged_levels(tmp_path, capsys):
         "danger": {"op": ">=", "value": 99.0},
     }
     assert rows["cpu-busy"]["from"][-1] == f"overridden by {file}: overrides[0]"
+
+
+def test_remediate_bindings_merge_by_script(tmp_path):
+    text = (
+        "watches:\n"
+        "  - name: web\n    item: proc.up\n    levels: {fatal: '< 1'}\n    remediate:\n"
+        "      - {script: restart-nginx, 'on': [fatal], cooldown: 10m}\n"
+        "      - {script: page-oncall, 'on': [fatal]}\n"
+        "overrides:\n"
+        "  - watch: web\n    hosts: {tags: [batch]}\n    set:\n      remediate:\n"
+        "        - {script: restart-nginx, cooldown: 1h}\n"
+        "        - {script: clear-cache, 'on': [fatal]}\n"
+    )
+    w = watch(load_policy(policy_file(tmp_path, text)), "web")
+    assert [(b.script, b.cooldown) for b in w.remediate] == [
+        ("restart-nginx", 3600.0),
+        ("page-oncall", 600.0),  # the default cooldown, untouched
+        ("clear-cache", 600.0),
+    ]
+    replaced = text.replace("    set:\n", "    replace: [remediate]\n    set:\n").replace(
+        "{script: restart-nginx, cooldown: 1h}", "{script: restart-nginx, 'on': [fatal]}"
+    )
+    w = watch(load_policy(policy_file(tmp_path, replaced)), "web")
+    assert [(b.script, b.cooldown) for b in w.remediate] == [
+        ("restart-nginx", 600.0),
+        ("clear-cache", 600.0),
+    ]
