@@ -81,10 +81,11 @@ def history_reader(settings: Settings) -> Iterator[Run]:
         return
     open_store(settings).close()  # the tables exist before the first report
     reader = Reader(open_client(settings, read_only=True))
+    database = reader.client.database or "default"
 
     def run(sql: str) -> QueryResult:
         try:
-            return reader(check_read_only(sql))
+            return reader(check_read_only(sql, database))
         except NotReadOnly as exc:
             raise QueryError(str(exc)) from None
         except Exception as exc:  # the engine's message tells the user what is wrong

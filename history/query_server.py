@@ -5,11 +5,13 @@ history query``/``report``, the dashboard) reads it while the service runs.
 
 * ``GET /health`` → ``{"status": "ok", "store": "<dsn, password masked>"}``
 * ``POST /query`` with the SQL as the request body → ``{"columns": [...], "rows": [[...]]}``;
-  ``400 {"error": ...}`` for anything but one SELECT/SHOW/DESCRIBE/WITH/EXPLAIN/EXISTS
-  statement, or when the engine rejects it.
+  ``400 {"error": ...}`` for anything but one SELECT over Gamsi's tables (the allow-list of
+  :mod:`gamsi.history.readonly`) or when the engine rejects it; ``503`` when the query
+  pool is full or the service stops, ``504`` past the time bound.
 
-It listens on loopback only and runs every query on a ``readonly=2`` client after the
-token check in :mod:`gamsi.history.readonly`. Its HTTP layer is :mod:`gamsi.http_guard`:
+It listens on loopback only and runs what the allow-list rendered on a locked client
+(:func:`gamsi.history.store.read_only_settings`) in a bounded pool of its own
+(:mod:`gamsi.history.query_pool`), cancelled on shutdown. Its HTTP layer is :mod:`gamsi.http_guard`:
 with ``[history] query_token`` (or ``query_token_file``) set every request but
 ``/health`` needs ``Authorization: Bearer <token>``; cross-site requests and other
 ``Host`` names are refused; connections and request time are bounded by ``[http]``.
@@ -17,14 +19,15 @@ with ``[history] query_token`` (or ``query_token_file``) set every request but
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import orjson
 from aiohttp import web
 
+from gamsi.history.query_pool import Busy, QueryPool
 from gamsi.history.readonly import NotReadOnly, check_read_only
 from gamsi.history.store import Reader, masked
 from gamsi.http_config import endpoint_token
@@ -63,7 +66,10 @@ def make_guard(settings: Settings) -> Guard:
     return Guard("history query endpoint", token, "[history] query_token", settings.http)
 
 
-def build_app(reader: Reader, store: str, guard: Guard) -> web.Application:
+def build_app(pool: QueryPool, store: str, guard: Guard) -> web.Application:
+    """The endpoint's routes; ``pool.close`` runs when the app shuts down (cancels queries)."""
+    database = pool.reader.client.database or "default"
+
     @public
     async def health(request: web.Request) -> web.Response:
         return _json({"status": "ok", "store": store})
@@ -71,11 +77,15 @@ def build_app(reader: Reader, store: str, guard: Guard) -> web.Application:
     async def query(request: web.Request) -> web.Response:
         sql = await request.text()
         try:
-            statement = check_read_only(sql)
+            statement = check_read_only(sql, database)
         except NotReadOnly as exc:
             return _json({"error": str(exc)}, 400)
         try:
-            result = await asyncio.to_thread(reader, statement)
+            result = await pool.run(statement)
+        except Busy as exc:
+            return _json({"error": str(exc)}, 503)
+        except TimeoutError as exc:
+            return _json({"error": str(exc)}, 504)
         except Exception as exc:  # the engine's message tells the user what is wrong
             return _json({"error": f"{type(exc).__name__}: {exc}"}, 400)
         return _json({"columns": result.columns, "rows": result.rows})
@@ -83,17 +93,25 @@ def build_app(reader: Reader, store: str, guard: Guard) -> web.Application:
     app = guarded_app(guard, client_max_size=MAX_BODY)
     app.router.add_get("/health", health)
     app.router.add_post("/query", query)
+
+    async def cancel_queries(app: web.Application) -> None:
+        await pool.close()
+
+    app.on_shutdown.append(cancel_queries)
     return app
 
 
-async def start_query_server(reader: Reader, settings: Settings) -> Served:
-    """Serve on 127.0.0.1:[history] query_port; the caller calls ``cleanup()``.
+async def start_query_server(
+    reader: Reader, settings: Settings, kill: Callable[[str], object] | None = None
+) -> Served:
+    """Serve on 127.0.0.1:[history] query_port; the caller calls ``cleanup()``, which
+    cancels running queries (``kill`` runs a KILL QUERY on a client allowed to).
 
     Raises OSError naming the setting when the port cannot be bound, and ConfigError
     when ``query_token_file`` cannot be read.
     """
     guard = make_guard(settings)
-    app = build_app(reader, masked(settings.history_dsn()), guard)
+    app = build_app(QueryPool(reader, kill), masked(settings.history_dsn()), guard)
     try:
         served = await serve(app, guard, HOST, settings.history.query_port)
     except OSError as exc:

@@ -11,6 +11,7 @@ writer client and a read-only client for the query endpoint.
 
 from __future__ import annotations
 
+import os
 import threading
 from dataclasses import dataclass
 from typing import Any
@@ -23,9 +24,35 @@ from gamsi.history.schema import create_schema
 from gamsi.masking import mask
 from gamsi.settings import Settings
 
-READ_ONLY = {"readonly": 2, "max_execution_time": 60}
-"""readonly=2 refuses every write and DDL but lets the client set its own format settings
-(readonly=1 would make clickhouse-connect's per-query settings fail on a server)."""
+QUERY_SECONDS = 30
+"""A read-only query runs at most this long (ClickHouse ``max_execution_time``)."""
+QUERY_MEMORY = 1 << 30
+"""...and uses at most this much memory, in bytes (``max_memory_usage``)."""
+QUERY_ROWS = 100_000
+"""...and answers at most this many rows (``max_result_rows``; more is an error)."""
+CONNECT_TIMEOUT = 5
+"""Seconds to connect to a ClickHouse server (clickhouse-connect's default is 10)."""
+READ_TIMEOUT = 60
+"""Seconds a ClickHouse server may take to answer one request (default 300): a server
+that accepts connections and never answers is noticed, logged and retried."""
+
+
+def read_only_settings(dsn: str) -> dict[str, Any]:
+    """The engine's lock for the query endpoint's client: bounded time, memory and result,
+    then ``readonly``. Order matters: once ``readonly=1`` is set nothing can be changed.
+
+    chDB gets ``readonly=1``, which refuses every table function (file, url, s3, remote,
+    executable), every write and every setting change, SETTINGS clauses included. A
+    server gets ``readonly=2`` because clickhouse-connect sends its own settings with each
+    HTTP request, which ``readonly=1`` refuses; the server's user profile must lock it
+    (docs/history.md, "A ClickHouse server")."""
+    limits: dict[str, Any] = {
+        "max_execution_time": QUERY_SECONDS,
+        "max_memory_usage": QUERY_MEMORY,
+        "max_result_rows": QUERY_ROWS,
+        "max_threads": max(1, (os.cpu_count() or 2) // 2),  # the writer keeps a core
+    }
+    return {**limits, "readonly": 1 if dsn.startswith("chdb:") else 2}
 
 
 class StoreError(RuntimeError):
@@ -38,9 +65,18 @@ def masked(dsn: str) -> str:
 
 
 def open_client(settings: Settings, *, read_only: bool = False) -> Client:
+    """A client of the history store; ``read_only`` locks it (:func:`read_only_settings`).
+
+    A server DSN gets bounded connect and read timeouts. Raises :class:`StoreError`."""
     dsn = settings.history_dsn()
+    timeouts: dict[str, Any] = {}
+    if not dsn.startswith("chdb:"):
+        read = QUERY_SECONDS + 5 if read_only else READ_TIMEOUT
+        timeouts = {"connect_timeout": CONNECT_TIMEOUT, "send_receive_timeout": read}
     try:
-        return clickhouse_connect.get_client(dsn=dsn, settings=READ_ONLY if read_only else None)
+        return clickhouse_connect.get_client(
+            dsn=dsn, settings=read_only_settings(dsn) if read_only else None, **timeouts
+        )
     except Exception as exc:
         hint = ""
         if dsn.startswith("chdb:"):

@@ -19,6 +19,7 @@ The service also owns the embedded store, so it serves the read-only query endpo
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 
@@ -172,13 +173,15 @@ async def run_history(settings: Settings, stop: asyncio.Event | None = None) -> 
     """Run the history service until ``stop`` is set (forever when it is None)."""
     stop = stop or asyncio.Event()
     await ensure_topics(settings)
-    client = await asyncio.to_thread(open_store, settings)
+    client = await _open_store(settings, stop)
+    if client is None:
+        return
     reader: Reader | None = None
     runner = None
     try:
         if settings.history.query_port:
             reader = Reader(await asyncio.to_thread(open_client, settings, read_only=True))
-            runner = await start_query_server(reader, settings)
+            runner = await start_query_server(reader, settings, kill=client.command)
         topics = [
             settings.kafka.metrics_topic,
             settings.kafka.events_topic,
@@ -192,6 +195,26 @@ async def run_history(settings: Settings, stop: asyncio.Event | None = None) -> 
         if reader is not None:
             reader.close()
         client.close()
+
+
+async def _open_store(settings: Settings, stop: asyncio.Event) -> Client | None:
+    """The writer's client, schema created; None if ``stop`` was set first.
+
+    A ClickHouse server that refuses or does not answer (bounded by the store's connect
+    and read timeouts) is logged and retried with backoff up to 30 s apart. The embedded
+    store's errors (another process owns it) are raised at once: waiting cannot fix them."""
+    backoff = 1.0
+    while not stop.is_set():
+        try:
+            return await asyncio.to_thread(open_store, settings)
+        except Exception as exc:
+            if settings.history_dsn().startswith("chdb:"):
+                raise
+            log.warning("history store not ready, retrying in %.0f s: %s", backoff, exc)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), backoff)
+        backoff = min(backoff * 2, MAX_BACKOFF)
+    return None
 
 
 async def _consume(

@@ -163,7 +163,7 @@ def test_cli_reads_the_store_itself_when_no_service_answers(
         "rows": [[names["a"], 3]],
     }
     assert main(["history", "query", "DROP TABLE events"]) == 2
-    assert "expected a statement starting with" in capsys.readouterr().err
+    assert "only SELECT is served, got DROP" in capsys.readouterr().err
     assert main(["history", "report", "--hours", "1", "--item", names["item"]]) == 0
     out = capsys.readouterr().out
     assert "== Availability and time per severity, last 1 h" in out
