@@ -23,9 +23,12 @@ async def wait_for_departed_members(settings: Settings) -> None:
     (until the session timeout) was sometimes handed its partitions and then never
     fed them (faust-streaming 0.15). Waiting at most one session timeout for the
     member list to empty avoids that after a crash or a quick restart; with other
-    live workers in the group it only delays the start by that much.
+    live workers in the group it only delays the start by that much. A fresh broker
+    answers GroupCoordinatorNotAvailable while its offsets topic loads: retriable
+    errors are retried within the same bound, others raised.
     """
     from aiokafka.admin import AIOKafkaAdminClient
+    from aiokafka.errors import KafkaError
 
     group = settings.streams.app_id
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka.bootstrap)
@@ -34,7 +37,14 @@ async def wait_for_departed_members(settings: Settings) -> None:
         deadline = time.monotonic() + settings.streams.session_timeout + 2
         waited = False
         while time.monotonic() < deadline:
-            (response,) = await admin.describe_consumer_groups([group])
+            try:
+                (response,) = await admin.describe_consumer_groups([group])
+            except KafkaError as exc:  # a fresh broker's coordinator is still loading
+                if not exc.retriable:
+                    raise
+                log.info("group coordinator not ready (%s); retrying", type(exc).__name__)
+                await asyncio.sleep(0.5)
+                continue
             members = response.groups[0][5]
             if not members:
                 return
