@@ -123,11 +123,40 @@ def test_malformed_messages_are_rejected_with_a_reason(data: bytes, reason: str)
         decode(data)
 
 
-def test_non_finite_values_are_rejected() -> None:
-    # orjson cannot emit NaN, but other producers can send it as a bare literal.
-    data = encode(_batch()).replace(b"12.5", b"NaN")
-    with pytest.raises(DecodeError):
+@pytest.mark.parametrize(
+    ("literal", "reason"),
+    [
+        (b"NaN", "not JSON: unexpected character"),
+        (b"Infinity", "not JSON: unexpected character"),
+        (b"1e400", "not JSON: number is infinity"),
+        (b"-1e400", "not JSON: number is infinity"),
+    ],
+)
+def test_non_finite_values_on_the_wire_are_not_json(literal: bytes, reason: str) -> None:
+    """Other producers can send these literals; orjson refuses them while parsing, so the
+    codec's finite-number check is never what stops them (the test below reaches it)."""
+    data = encode(_batch()).replace(b"12.5", literal)
+    assert literal in data
+    with pytest.raises(DecodeError, match=reason):
         decode(data)
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf")])
+def test_non_finite_values_built_in_code_are_refused_by_the_finite_check(value: float) -> None:
+    """Records built in code (not decoded) pass the same validation: here the check for a
+    finite number is what refuses them."""
+    from dataclasses import replace
+
+    from gamsi.schemas.validate import check_batch, check_event
+
+    batch = _batch()
+    batch.samples = [Sample("cpu.util", value)]
+    with pytest.raises(DecodeError, match=r"samples\[0\]\.value: expected a finite number"):
+        check_batch(batch)
+    with pytest.raises(DecodeError, match="threshold: expected a finite number"):
+        check_event(replace(_event(), threshold=value))
+    with pytest.raises(DecodeError, match="ts: expected a finite number"):
+        check_event(replace(_event(), ts=value))
 
 
 def test_severity_order_colours_and_names() -> None:
