@@ -211,12 +211,13 @@ def create_app(
 
         @app.task
         async def follow() -> None:
-            from gamsi.streams.policy.feed import follow_policies
+            from gamsi.streams.policy.feed import FeedStats, follow_policies
 
             def swap(policy: Any, source: str) -> None:
                 holder.engine = engine_for(settings, policy, holder.engine)
 
-            await follow_policies(settings, swap)
+            app.gamsi_policy_feed = FeedStats()  # type: ignore[attr-defined] # bad records
+            await follow_policies(settings, swap, stats=app.gamsi_policy_feed)
 
     app.gamsi_engine = holder  # type: ignore[attr-defined]
     app.gamsi_counters = COUNTERS  # type: ignore[attr-defined]
