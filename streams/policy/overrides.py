@@ -81,21 +81,23 @@ def patch_watch(base: dict[str, Any], changes: dict[str, Any], replace: tuple[st
     return out
 
 
+def _plain_binding(b: Any) -> Any:
+    """A binding with YAML 1.1's reading of a bare ``on:`` key (the boolean true) undone."""
+    return {("on" if k is True else k): v for k, v in b.items()} if isinstance(b, dict) else b
+
+
 def _merge_bindings(base: list[Any], patch: list[Any]) -> list[Any]:
     """Recovery bindings merged by ``script``: a binding naming a script the watch already
     binds is merged into it (``{script: x, cooldown: 1h}`` changes only the cooldown),
     a new script is added, the others stay."""
 
-    def plain(b: Any) -> Any:  # YAML 1.1 reads a bare `on:` key as true
-        return {("on" if k is True else k): v for k, v in b.items()} if isinstance(b, dict) else b
-
     def script(b: Any) -> str | None:
         name = b.get("script") if isinstance(b, dict) else None
         return name if isinstance(name, str) else None
 
-    out = [plain(b) for b in base]
+    out = [_plain_binding(b) for b in base]
     index = {script(b): i for i, b in enumerate(out) if script(b) is not None}
-    for b in map(plain, patch):
+    for b in map(_plain_binding, patch):
         i = index.get(script(b))
         if i is None:
             out.append(b)
@@ -131,6 +133,8 @@ def override_from_dict(
             "where it applies, and a watch with the same name redefines it for other hosts",
         )
     changes = r.mapping(d.get("set"), set_path, SETTABLE)
+    if isinstance(changes.get("remediate"), list):  # kept as given, and published as JSON
+        changes = {**changes, "remediate": [_plain_binding(b) for b in changes["remediate"]]}
     if not changes:
         raise r.fail(set_path, "expected the keys to change; it is empty or missing")
     replace = r.strings(d.get("replace"), join(path, "replace"))

@@ -169,3 +169,17 @@ def test_remediate_bindings_merge_by_script(tmp_path):
         ("restart-nginx", 600.0),
         ("clear-cache", 600.0),
     ]
+
+
+def test_an_override_with_a_bare_on_key_is_published_and_read_back(tmp_path):
+    """YAML 1.1 reads `on:` as true; the override's patch must still travel as JSON."""
+    from gamsi.streams.policy.feed import policy_record, read_policy_record
+
+    text = (
+        "watches:\n  - {name: web, item: proc.up, levels: {fatal: '< 1'}}\n"
+        "overrides:\n  - watch: web\n    set:\n"
+        "      remediate:\n        - {script: restart-nginx, on: [fatal]}\n"
+    )
+    policy = load_policy(policy_file(tmp_path, text), "linux")
+    again, _ = read_policy_record(policy_record(policy, "p.yaml"))
+    assert [b.script for b in watch(again, "web").remediate] == ["restart-nginx"]
