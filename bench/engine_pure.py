@@ -5,10 +5,11 @@ Batches look like a real Linux collector's: about 85 samples per host per tick
 processes), judged by the shipped Linux defaults plus the disk-full predictor.
 A tenth of the hosts run hot so transitions happen. Run:
 
-    .venv/bin/python bench/engine_pure.py [--hosts 1000] [--ticks 30] [--orjson] [--profile]
+    .venv/bin/python bench/engine_pure.py [--hosts 1000] [--ticks 30] [--orjson] [--restore]
 
-``--orjson`` also encodes and decodes each host's state per batch, as the Faust
-changelog table does; ``--profile`` prints the top of a cProfile run.
+``--orjson`` also encodes each host's state per batch to its changelog form, as the
+Faust table does on every write (it decodes only on a restore: ``--restore`` decodes
+per batch too); ``--profile`` prints the top of a cProfile run.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import orjson
 from gamsi.schemas.records import MetricBatch, Sample
 from gamsi.streams.engine import Engine
 from gamsi.streams.policy import load_policy
+from gamsi.streams.state import default as dump_default
 
 MOUNTS = ("/", "/var", "/home", "/data")
 DISKS = ("sda", "sdb", "nvme0n1")
@@ -60,7 +62,7 @@ def batch(host: str, ts: float, rng: random.Random, hot: bool) -> MetricBatch:
     return MetricBatch(host=host, ts=ts, samples=s, seq=int(ts), interval=10.0, os="linux")
 
 
-def run(hosts: int, ticks: int, use_orjson: bool) -> tuple[int, int, float]:
+def run(hosts: int, ticks: int, use_orjson: bool, restore: bool = False) -> tuple[int, int, float]:
     rng = random.Random(7)
     engine = Engine(load_policy(None, "linux"))
     names = [f"host-{i:05d}" for i in range(hosts)]
@@ -68,16 +70,17 @@ def run(hosts: int, ticks: int, use_orjson: bool) -> tuple[int, int, float]:
         [batch(h, 1_000_000.0 + 10 * t, rng, i % 10 == 0) for i, h in enumerate(names)]
         for t in range(ticks)
     ]
-    states: dict[str, object] = {}
+    states: dict[str, tuple[object, bytes]] = {}
     samples = events = 0
     start = time.perf_counter()
     for tick in batches:
         for b in tick:
-            state = states.get(b.host)
-            if use_orjson and state is not None:
-                state = orjson.loads(state)
-            state, out = engine.process(state, b)
-            states[b.host] = orjson.dumps(state) if use_orjson else state
+            state = states.get(b.host, (None, b"null"))
+            state, out = engine.process(orjson.loads(state[1]) if restore else state[0], b)
+            states[b.host] = (
+                state,
+                orjson.dumps(state, default=dump_default) if use_orjson else b"",
+            )
             samples += len(b.samples)
             events += len(out)
     return samples, events, time.perf_counter() - start
@@ -88,17 +91,18 @@ def main() -> None:
     ap.add_argument("--hosts", type=int, default=1000)
     ap.add_argument("--ticks", type=int, default=30)
     ap.add_argument("--orjson", action="store_true", help="round-trip state through orjson")
+    ap.add_argument("--restore", action="store_true", help="also decode state per batch")
     ap.add_argument("--profile", action="store_true")
     args = ap.parse_args()
     if args.profile:
         prof = cProfile.Profile()
         prof.enable()
-        run(args.hosts, args.ticks, args.orjson)
+        run(args.hosts, args.ticks, args.orjson, args.restore)
         prof.disable()
         pstats.Stats(prof).sort_stats("tottime").print_stats(12)
         return
     run(50, 3, args.orjson)  # warm up: compile tables, load defaults
-    samples, events, secs = run(args.hosts, args.ticks, args.orjson)
+    samples, events, secs = run(args.hosts, args.ticks, args.orjson or args.restore, args.restore)
     print(
         f"{samples:,} samples in {secs:.2f} s = {samples / secs:,.0f} samples/s "
         f"({args.hosts} hosts x {args.ticks} ticks, {samples // (args.hosts * args.ticks)} "
