@@ -106,7 +106,8 @@ def main() -> None:
     print(
         f"{samples:,} samples in {secs:.2f} s = {samples / secs:,.0f} samples/s "
         f"({args.hosts} hosts x {args.ticks} ticks, {samples // (args.hosts * args.ticks)} "
-        f"samples/batch, {events} transitions, orjson state round trip: {args.orjson})"
+        f"samples/batch, {events} transitions, state encoded: {args.orjson or args.restore}, "
+        f"decoded: {args.restore})"
     )
 
 
