@@ -22,6 +22,7 @@ import logging
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
+from gamsi.kafka_auth import kafka_client_options
 from gamsi.settings import Settings
 
 log = logging.getLogger("gamsi.collector.publisher")
@@ -34,6 +35,7 @@ class PublishError(RuntimeError):
 class KafkaPublisher:
     def __init__(self, settings: Settings) -> None:
         self.bootstrap = settings.kafka.bootstrap
+        self._kafka = kafka_client_options(settings)  # TLS and SASL as configured
         self.topic = settings.kafka.metrics_topic
         self.timeout_ms = int(settings.collector.publish_timeout * 1000)
         self._producer: AIOKafkaProducer | None = None
@@ -42,7 +44,7 @@ class KafkaPublisher:
         if self._producer is not None:
             return self._producer
         producer = AIOKafkaProducer(
-            bootstrap_servers=self.bootstrap,
+            **self._kafka,
             request_timeout_ms=self.timeout_ms,
             enable_idempotence=True,
             client_id="gamsi-collector",

@@ -13,6 +13,7 @@ import sys
 import time
 from typing import Any
 
+from gamsi.kafka_auth import kafka_client_options
 from gamsi.schemas.codec import DecodeError, decode_severity_event
 from gamsi.schemas.records import Severity, SeverityEvent
 from gamsi.settings import Settings
@@ -34,7 +35,7 @@ async def tail(settings: Settings, from_beginning: bool, limit: int | None) -> N
 
     consumer = AIOKafkaConsumer(
         settings.kafka.events_topic,
-        bootstrap_servers=settings.kafka.bootstrap,
+        **kafka_client_options(settings),
         group_id=None,
         auto_offset_reset="earliest" if from_beginning else "latest",
     )

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from gamsi.kafka_auth import kafka_client_options
 from gamsi.settings import Settings
 
 SERVICES: tuple[tuple[str, tuple[str, ...]], ...] = (
@@ -103,7 +104,9 @@ async def supervise(
 ) -> None:
     from gamsi.topics import ensure_topics, wait_for_kafka
 
-    await wait_for_kafka(settings.kafka.bootstrap, within=60)
+    await wait_for_kafka(
+        settings.kafka.bootstrap, within=60, options=kafka_client_options(settings)
+    )
     await ensure_topics(settings)
     logs = settings.data_dir / "logs"
     logs.mkdir(parents=True, exist_ok=True)

@@ -29,6 +29,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaConnectionError, KafkaError
 
+from gamsi.kafka_auth import kafka_client_options
 from gamsi.settings import Settings
 
 DAY_MS = 86_400_000
@@ -100,7 +101,7 @@ async def ensure_topics(settings: Settings) -> list[str]:
     Raises KafkaError (or a subclass) when the broker does not answer or refuses.
     """
     specs = topic_specs(settings)
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka.bootstrap)
+    admin = AIOKafkaAdminClient(**kafka_client_options(settings))
     await admin.start()
     try:
         existing = set(await admin.list_topics())
@@ -181,12 +182,20 @@ async def _wait_topics_visible(admin: AIOKafkaAdminClient, names: set[str]) -> N
     raise KafkaError(f"topics {sorted(names)} were created but never became visible")
 
 
-async def wait_for_kafka(bootstrap: str, within: float) -> None:
-    """Wait until the broker answers a metadata request (an open port is not enough)."""
+async def wait_for_kafka(
+    bootstrap: str, within: float, options: dict[str, Any] | None = None
+) -> None:
+    """Wait until the broker answers a metadata request (an open port is not enough).
+
+    ``options``: the clients' connection options (TLS, SASL) from
+    :func:`gamsi.kafka_auth.kafka_client_options`; without them, plaintext to ``bootstrap``.
+    """
     deadline = time.monotonic() + within
     last: Exception | None = None
     while time.monotonic() < deadline:
-        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=5000)
+        admin = AIOKafkaAdminClient(
+            **(options or {"bootstrap_servers": bootstrap}), request_timeout_ms=5000
+        )
         try:
             await admin.start()
             await admin.list_topics()

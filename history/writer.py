@@ -31,6 +31,7 @@ from gamsi.deadletter import deliver, kafka_sender, screen
 from gamsi.history.query_server import start_query_server
 from gamsi.history.rows import Buffer, Columns, decode_delivery
 from gamsi.history.store import Reader, masked, open_client, open_store
+from gamsi.kafka_auth import kafka_client_options
 from gamsi.schemas.codec import decode_metric_batch, decode_severity_event
 from gamsi.schemas.records import DeadLetter
 from gamsi.settings import Settings
@@ -222,16 +223,14 @@ async def _consume(
 ) -> None:
     listener = _FlushOnRevoke()
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka.bootstrap,
+        **kafka_client_options(settings),
         group_id=settings.history.group_id,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
         client_id=WORKER,
     )
     consumer.subscribe(topics, listener=listener)
-    producer = AIOKafkaProducer(
-        bootstrap_servers=settings.kafka.bootstrap, acks="all", client_id=WORKER
-    )
+    producer = AIOKafkaProducer(**kafka_client_options(settings), acks="all", client_id=WORKER)
     await producer.start()
     try:
         await consumer.start()

@@ -21,6 +21,7 @@ from typing import Any, Protocol
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
 
+from gamsi.kafka_auth import kafka_client_options
 from gamsi.settings import Settings
 from gamsi.topics import read_compacted
 
@@ -62,7 +63,7 @@ async def read_map(settings: Settings, topic: str, into: dict[str, dict[str, Any
     value per key, tombstones removing it; returns the records read. A value that is not a
     JSON object is skipped (with a warning), never fatal."""
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka.bootstrap,
+        **kafka_client_options(settings),
         enable_auto_commit=False,
         group_id=None,
         isolation_level="read_committed",

@@ -29,6 +29,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer
 
+from gamsi.kafka_auth import kafka_client_options
 from gamsi.notifier.deliveries import Delivery, problem_key
 from gamsi.notifier.lifecycle import ProblemBook
 from gamsi.notifier.route import deliveries_for, matching_routes
@@ -117,7 +118,7 @@ async def follow(settings: Settings, on_row: Callable[[R.Remediation, float], An
         except Exception:  # a row must never stop the notifier
             log.exception("remediation row %s not applied", row.command_id)
 
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka.bootstrap, group_id=None)
+    consumer = AIOKafkaConsumer(**kafka_client_options(settings), group_id=None)
     await consumer.start()
     try:
         topic = settings.remediator.results_topic

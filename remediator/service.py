@@ -30,6 +30,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from gamsi.collector.remediate import CommandGuard, SeenStore, state_dir
+from gamsi.kafka_auth import kafka_client_options
 from gamsi.notifier.mute import muted_by
 from gamsi.notifier.routing import RoutingConfig, load_routing
 from gamsi.remediator import records as R
@@ -126,7 +127,7 @@ class Remediator:
         )
         self.decider = Decider(self.r, self.bindings, maintenance_check(settings), self.by)
         self.producer = AIOKafkaProducer(
-            bootstrap_servers=settings.kafka.bootstrap, acks="all", enable_idempotence=True
+            **kafka_client_options(settings), acks="all", enable_idempotence=True
         )
         self.central: CommandGuard | None = None
         self.replayed = asyncio.Event()
@@ -178,10 +179,10 @@ class Remediator:
 
         s = self.settings
         await ensure_topics(s)
-        results = AIOKafkaConsumer(bootstrap_servers=s.kafka.bootstrap, group_id=None)
+        results = AIOKafkaConsumer(**kafka_client_options(s), group_id=None)
         events = AIOKafkaConsumer(
             s.kafka.events_topic,
-            bootstrap_servers=s.kafka.bootstrap,
+            **kafka_client_options(s),
             group_id=self.r.group_id,
             enable_auto_commit=False,
             auto_offset_reset="earliest",

@@ -11,6 +11,7 @@ import asyncio
 import logging
 import time
 
+from gamsi.kafka_auth import kafka_client_options
 from gamsi.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -31,7 +32,7 @@ async def wait_for_departed_members(settings: Settings) -> None:
     from aiokafka.errors import KafkaError
 
     group = settings.streams.app_id
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka.bootstrap)
+    admin = AIOKafkaAdminClient(**kafka_client_options(settings))
     await admin.start()
     try:
         deadline = time.monotonic() + settings.streams.session_timeout + 2
@@ -69,7 +70,9 @@ def run_worker(settings: Settings, loglevel: str = "info") -> int:
     from gamsi.topics import ensure_topics, wait_for_kafka
 
     async def prepare() -> Engine | None:
-        await wait_for_kafka(settings.kafka.bootstrap, within=60)
+        await wait_for_kafka(
+            settings.kafka.bootstrap, within=60, options=kafka_client_options(settings)
+        )
         await ensure_topics(settings)
         await wait_for_departed_members(settings)
         applied = await current_policy(settings)

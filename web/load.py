@@ -25,6 +25,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, ConsumerRecord
 
 from gamsi.history.reports import Run
+from gamsi.kafka_auth import kafka_client_options
 from gamsi.schemas.codec import DecodeError, decode_severity_event
 from gamsi.settings import Settings
 from gamsi.topics import all_partitions, read_compacted
@@ -127,7 +128,7 @@ async def load_acks(settings: Settings, status: FleetStatus) -> None:
             status.acknowledge(ack["event_id"], ack["by"])
 
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka.bootstrap, group_id=None, enable_auto_commit=False
+        **kafka_client_options(settings), group_id=None, enable_auto_commit=False
     )
     await consumer.start()
     try:
@@ -146,7 +147,7 @@ async def build_status(settings: Settings, run: Run | None) -> FleetStatus:
         except Exception as exc:  # the engine's or the endpoint's message says why
             log.warning("history not read (%s); rebuilding from the events topic alone", exc)
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka.bootstrap, group_id=None, enable_auto_commit=False
+        **kafka_client_options(settings), group_id=None, enable_auto_commit=False
     )
     await consumer.start()
     try:
