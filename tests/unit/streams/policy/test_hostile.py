@@ -15,8 +15,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import settings as hyp_settings
+from hypothesis import strategies as st
 
 from gamsi.cli import UserError
+from gamsi.streams.policy import PolicyError, load_policy
 
 FIXTURES = Path(__file__).resolve().parents[3] / "fixtures" / "policies"
 HOSTILE = FIXTURES / "hostile"
@@ -151,3 +155,54 @@ def test_a_billion_laughs_is_refused_in_bounded_memory(name, tmp_path):
     assert done.returncode == 2, done.stderr[-2000:]
     (line,) = done.stderr.strip().splitlines()
     assert line.startswith(f"gamsi: error: {HOSTILE / name}.yaml:")
+
+
+TEXT = st.text(st.characters(codec="utf-8"), max_size=200)
+YAMLISH = st.lists(
+    st.sampled_from(
+        [
+            "watches:",
+            "\n  - ",
+            "name: a",
+            "item: cpu.util",
+            "{",
+            "}",
+            "[",
+            "]",
+            ": ",
+            "&a ",
+            "*a",
+            "levels: {caution: '> 1'}",
+            "overrides:",
+            "set:",
+            "- ",
+            "\n",
+            "    ",
+            "!!str ",
+            "count: 99999999999999999999",
+            "<<: *a",
+            "---",
+            "? ",
+            "'",
+            '"',
+            "\t",
+        ]
+    ),
+    max_size=40,
+).map("".join)
+
+
+@hyp_settings(max_examples=300, deadline=None)
+@given(st.one_of(TEXT, YAMLISH))
+def test_any_text_loads_or_is_one_policy_error_line(text):
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        file = Path(tmp) / "p.yaml"
+        file.write_text(text, encoding="utf-8")
+        error = ""
+        try:
+            load_policy(file)
+        except PolicyError as exc:
+            error = str(exc)
+    assert "\n" not in error
