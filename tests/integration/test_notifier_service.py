@@ -135,11 +135,8 @@ async def test_slack_429_is_retried_after_retry_after(
         await slack_standin.wait_for(lambda sl: len(sl.posted) == 1)
     statuses = [r.status for r in slack_standin.requests if r.method == "chat.postMessage"]
     assert statuses == [429, 429, 200]
-    gaps = [
-        b.at - a.at
-        for a, b in zip(slack_standin.requests, slack_standin.requests[1:], strict=False)
-    ]
-    assert all(g >= 0.9 for g in gaps)  # waited for Retry-After, not the 0.05 s backoff
+    # How long it waits (Retry-After over the backoff, for the whole channel) is pinned with
+    # an injected clock in tests/unit/notifier/test_retry.py; no test here asserts on time.
     deliveries = await read_topic(s, s.notifier.delivery_topic, 1)
     assert deliveries[0]["attempts"] == 3
 
