@@ -132,7 +132,7 @@ class Outbox:
         """Everything of one storm group that has not gone out yet."""
         first = deliveries[0]
         channel = self.channels.get(first.contact.channel)
-        todo = [d for d in deliveries if not self.was_sent(d) and self._was_told(d)]
+        todo = [d for d in deliveries if self._was_told(d) and not self.was_sent(d)]
         if channel is None:
             for d in todo:
                 error = f"channel {first.contact.channel!r} is not in the routing file any more"
