@@ -222,3 +222,18 @@ async def test_a_failed_recovery_script_does_not_page_inside_maintenance() -> No
     assert [r["result"] for r in h.sink.records if r["transition"] == "remediation"] == [
         "suppressed"
     ]
+
+
+async def test_a_problem_saved_before_the_told_set_is_routed_as_before() -> None:
+    h = Harness(SMS_HOURS)
+    h.clock.now = T + 2 * 3600
+    await h.push(event("web-1"))
+    (key,) = [k for k, _ in h.ledger.items("problem:")]
+    legacy = dict(h.ledger.data[key])
+    for field in ("told", "ack_comment", "muted"):
+        del legacy[field]  # what the notifier before this change wrote
+    h.ledger.data[key] = legacy
+    h.pipeline = h.build()
+    await h.push(event("web-1", "recover"))
+    assert kinds(h, "slack") == ["raise", "recover"]
+    assert kinds(h, "sms") == ["raise", "recover"]
