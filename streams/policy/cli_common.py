@@ -24,6 +24,7 @@ from gamsi.streams.policy.model import Policy
 
 
 def user_error(message: str) -> Exception:
+    """A :class:`gamsi.cli.UserError` (imported late: gamsi.cli imports this module's stage)."""
     from gamsi.cli import UserError
 
     return UserError(message)
@@ -57,6 +58,8 @@ def inventory_path(args: argparse.Namespace, settings: Settings) -> Path | None:
 
 
 def load_inventory(args: argparse.Namespace, settings: Settings) -> Inventory:
+    """The inventory file given or configured, else the inventory history keeps; raises
+    UserError saying what to do when neither can be read."""
     path = inventory_path(args, settings)
     if path is not None:
         return read_inventory(path)
@@ -100,6 +103,7 @@ def read_inventory(path: Path) -> Inventory:
 
 
 def selected_hosts(args: argparse.Namespace, settings: Settings) -> list[HostInventory]:
+    """``--host`` from the inventory (UserError naming the known hosts if absent), or all."""
     inv = load_inventory(args, settings)
     if args.host:
         if args.host not in inv.hosts:

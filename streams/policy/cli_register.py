@@ -28,6 +28,7 @@ def _report(cov: Coverage) -> list[str]:
 
 
 def unregistered(args: argparse.Namespace, settings: Settings) -> int:
+    """`gamsi policy unregistered`: exit 1 when some host has an item no watch covers."""
     policy = policy_in_force(args, settings)
     profile = load_defaults()
     covs = [coverage(policy, profile, h) for h in selected_hosts(args, settings)]
@@ -78,6 +79,7 @@ def _target(args: argparse.Namespace, settings: Settings) -> Path:
 
 
 def register(args: argparse.Namespace, settings: Settings) -> int:
+    """`gamsi policy register --host H --defaults`: append the missing watches, re-check."""
     if not args.defaults:
         raise user_error("say how to cover the items: --defaults (copy the OS default watches)")
     (host,) = selected_hosts(args, settings)

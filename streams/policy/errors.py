@@ -22,6 +22,7 @@ class PolicyError(ValueError):
         return _one_line(f"{where}: {self.path or '(top)'}: {self.message}")
 
     def at_line(self, line: int | None) -> PolicyError:
+        """The same error, naming ``line``."""
         return PolicyError(self.source, self.path, self.message, line)
 
 

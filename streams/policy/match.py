@@ -71,4 +71,5 @@ def _stack(watch: Watch, o: Override) -> tuple[Watch, str]:
 
 
 def enabled_watches(policy: Policy, host: str, os_name: str, tags: Sequence[str]) -> list[Watch]:
+    """The enabled effective watches of one host (what the engine judges it by)."""
     return [e.watch for e in effective_watches(policy, host, os_name, tags) if e.watch.enabled]

@@ -26,6 +26,7 @@ class Reader:
         self.source = source
 
     def fail(self, path: str, message: str) -> PolicyError:
+        """The error to raise for ``path`` in this source (the loader adds the line)."""
         return PolicyError(self.source, path, message)
 
     def mapping(self, value: Any, path: str, allowed: Iterable[str]) -> dict[str, Any]:
@@ -83,6 +84,7 @@ class Reader:
         return float(value)
 
     def count(self, value: Any, path: str) -> int:
+        """A whole number from 1 to :data:`MAX_COUNT`."""
         if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_COUNT:
             raise self.fail(
                 path, f"expected a whole number from 1 to {MAX_COUNT:,}, got {_show(value)}"
@@ -90,6 +92,7 @@ class Reader:
         return value
 
     def boolean(self, value: Any, path: str) -> bool:
+        """``true`` or ``false`` (not yes/no, not 0/1)."""
         if not isinstance(value, bool):
             raise self.fail(path, f"expected true or false, got {_show(value)}")
         return value

@@ -25,6 +25,7 @@ LEVEL_NAMES = tuple(s.name.lower() for s in Severity if s is not Severity.NORMAL
 
 
 def hosts_from_dict(r: Reader, raw: Any, path: str) -> HostSelector:
+    """A host selector from ``{names, globs, tags, os}`` (each a list of strings, optional)."""
     d = r.mapping(raw, path, HOST_KEYS)
     return HostSelector(**{k: r.strings(d.get(k), join(path, k)) for k in HOST_KEYS})
 
