@@ -23,6 +23,19 @@ for tool in java mvn; do
   }
 done
 
+# The status page's browser test drives Debian's chromium through Playwright (never a
+# downloaded browser); fonts-nanum draws the Hangul of its screenshots.
+if [ ! -x /usr/bin/chromium ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "gamsi: installing Debian's chromium for the browser tests"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver fonts-nanum
+  else
+    echo "gamsi: /usr/bin/chromium is missing and the browser tests will fail; as root run:" \
+      "apt-get install -y chromium chromium-driver fonts-nanum" >&2
+  fi
+fi
+
 if [ ! -x .venv/bin/python ]; then
   echo "gamsi: creating .venv with $("$py" --version)"
   "$py" -m venv .venv

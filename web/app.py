@@ -101,15 +101,27 @@ class Handlers:
         return _html(pages.login())
 
     @public
-    async def login(self, request: web.Request) -> web.Response:
-        body = await json_body(request, empty={})
+    async def login(self, request: web.Request) -> web.StreamResponse:
+        """Check the token and store it in an HttpOnly, SameSite=Strict cookie. JSON
+        ``{"token": ...}`` from the page's script, or the form itself when scripts are off
+        (then the answer redirects to ``/``); either way the token never enters a URL."""
+        form = request.content_type == "application/x-www-form-urlencoded"
+        if form:
+            body: Any = dict(await request.post())
+        else:
+            body = await json_body(request, empty={})
         given = body.get("token") if isinstance(body, dict) else None
         if not isinstance(given, str) or not self.guard.token:
             return json_error(400, 'body: expected {"token": str}; is [web] token set?')
         if not hmac.compare_digest(given.encode(), self.guard.token.encode()):
             await asyncio.sleep(0.5)  # slows guessing; the connection cap bounds parallel tries
+            if form:
+                return _html(pages.login("wrong token"), 401)
             return json_error(401, "wrong token")
-        response = json_response({"ok": True})
+        response: web.Response = (
+            web.Response(status=303, headers={"Location": "/"}) if form
+            else json_response({"ok": True})
+        )  # fmt: skip
         response.set_cookie(TOKEN_COOKIE, given, httponly=True, samesite="Strict", path="/",
                             secure=request.secure)  # fmt: skip
         return response
@@ -232,6 +244,11 @@ class Handlers:
         windows = maintenance_windows(self.settings)
         return _html(pages.timeline(found, windows, note))
 
+    @public
+    async def favicon(self, request: web.Request) -> web.Response:
+        return web.Response(status=204)
+
+    @public
     async def static(self, request: web.Request) -> web.StreamResponse:
         name = request.match_info["name"]
         if name not in {"app.js", "app.css"}:
@@ -282,6 +299,7 @@ def build_app(
     r.add_get("/host/{host}", h.host)
     r.add_get("/timeline", h.timeline)
     r.add_get("/static/{name}", h.static)
+    r.add_get("/favicon.ico", h.favicon)
     return app
 
 

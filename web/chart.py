@@ -96,13 +96,16 @@ def svg_chart(
     else:
         cx, cy = PAD_L + iw / 2, PAD_T + ih / 2
         out.append(f'<text x="{cx}" y="{cy}" class="none">no samples</text>')
-    for sev_n, value in thresholds:
+    last_label = -100.0
+    for sev_n, value in sorted(thresholds, key=lambda t: -t[1]):  # top to bottom
         sev = Severity(min(max(sev_n, 0), 5))
         yy = y(value)
+        ly = max(yy + 4, last_label + 11)  # labels of close thresholds do not overlap
+        last_label = ly
         out.append(
             f'<line x1="{PAD_L}" x2="{PAD_L + iw}" y1="{yy:.1f}" y2="{yy:.1f}" '
             f'stroke="{sev.colour}" class="thr"/>'
-            f'<text x="{PAD_L + iw + 4}" y="{yy + 4:.1f}" class="thr-l" fill="{sev.colour}">'
+            f'<text x="{PAD_L + iw + 4}" y="{ly:.1f}" class="thr-l" fill="{sev.colour}">'
             f"{escape(sev.korean)} {_fmt(value)}</text>"
         )
     for v in (lo + pad, (lo + hi) / 2, hi - pad):

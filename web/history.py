@@ -133,6 +133,11 @@ def events_sql(limit: int, host: str | None = None, since: float | None = None) 
     return f"SELECT {EVENT_COLUMNS} FROM events FINAL {cond}ORDER BY ts DESC LIMIT {int(limit)}"
 
 
+def host_sql(host: str) -> str:
+    """``[os, tags]`` of ``host`` from the collector's latest batch (the ``hosts`` table)."""
+    return f"SELECT os, tags FROM hosts FINAL WHERE host = {quote(host)} LIMIT 1"
+
+
 def deliveries_sql(host: str, limit: int = 100) -> str:
     """A host's newest notifications (the notifier's delivery log)."""
     return (
@@ -158,6 +163,7 @@ __all__ = [
     "deliveries_sql",
     "event_row",
     "events_sql",
+    "host_sql",
     "remediations_sql",
     "series_sql",
 ]

@@ -70,6 +70,10 @@ async def render(
         return None
     info = live.status.hosts.get(host)
     os_name, tags = (info.os, info.tags) if info else ("", ())
+    if not os_name:  # known from events only so far: history's hosts table says more
+        found, _ = await _rows(access, H.host_sql(host))
+        if found:
+            os_name, tags = str(found[0][0]), tuple(found[0][1])
     points: dict[tuple[str, str], list[tuple[float, float, float, float]]] = defaultdict(list)
     for item, inst, t, avg, mn, mx in series:
         points[(item, inst)].append((float(t) / 1000, float(avg), float(mn), float(mx)))

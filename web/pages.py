@@ -93,7 +93,7 @@ def overview() -> str:
 def login(message: str = "") -> str:
     """The token form (the script posts it as JSON; the answer sets an HttpOnly cookie)."""
     body = (
-        "<h1>로그인 Sign in</h1><form id=login class=login>"
+        "<h1>로그인 Sign in</h1><form id=login class=login method=post action=/login>"
         "<label>Token <input type=password name=token autocomplete=current-password "
         "autofocus></label> <button>Sign in</button></form>"
         f"<p id=login-msg class=msg>{e(message)}</p>"

@@ -5,7 +5,8 @@
 
 const LEVELS = [["정상", "normal"], ["무해", "harmless"], ["주의", "caution"],
   ["위험", "danger"], ["긴급", "urgent"], ["치명", "fatal"]];
-const GLYPH = ["·", "무", "주", "위", "긴", "치"];
+// Level numbers as well as colours: readable without colour vision or a Hangul font.
+const GLYPH = ["·", "1", "2", "3", "4", "5"];
 const SEP = "\u0000";
 const ESC = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" };
 const esc = (s) => String(s ?? "").replace(/[&<>"']/g, (c) => ESC[c]);
