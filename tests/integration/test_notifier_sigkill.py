@@ -12,6 +12,7 @@ event reaches Slack exactly once, none lost, none twice.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import subprocess
 import time
@@ -21,11 +22,13 @@ from dataclasses import replace
 from pathlib import Path
 
 import orjson
+from aiohttp import web
 
 from gamsi.notifier.ledger import read_map
 from gamsi.schemas.codec import encode
 from gamsi.schemas.records import SeverityEvent
 from gamsi.settings import Settings
+from gamsi.testing.http import serve
 from tests.integration.kafka_io import gamsi_service, produce, wait_for_records
 from tests.integration.test_notifier_service import event
 from tests.support.slack_standin import SlackStandIn, slack_standin  # noqa: F401
@@ -196,3 +199,67 @@ async def _wait_committed(settings: Settings, total: int) -> None:
         raise AssertionError("the notifier did not commit every event within 60 s")
     finally:
         await admin.close()
+
+
+class DedupReceiver:
+    """A webhook receiver that drops repeats by Idempotency-Key, as docs/notifications.md
+    advises, and can hold its answers (``release`` cleared) so a kill lands mid-send."""
+
+    def __init__(self) -> None:
+        self.release = asyncio.Event()
+        self.release.set()
+        self.arrived = asyncio.Event()
+        self.keys: list[str] = []
+        self.accepted: dict[str, list[str]] = {}
+
+    async def handle(self, request: web.Request) -> web.Response:
+        key = request.headers.get("Idempotency-Key", "")
+        hosts = [e["host"] for e in orjson.loads(await request.read())["events"]]
+        self.keys.append(key)
+        self.accepted.setdefault(key, hosts)  # a repeat of a key is dropped
+        self.arrived.set()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.release.wait(), 20)
+        return web.json_response({})
+
+    def hosts(self) -> Counter[str]:
+        return Counter(h for hosts in self.accepted.values() for h in hosts)
+
+
+async def test_a_regrouped_message_after_a_kill_loses_nothing_at_a_receiver_that_dedups(
+    settings: Settings, unique: str, tmp_path: Path
+) -> None:
+    receiver = DedupReceiver()
+    runner, port = await serve("/{tail:.*}", receiver.handle)
+    try:
+        routing = tmp_path / "routing.yaml"
+        routing.write_text(
+            f'channels: {{hook: {{type: webhook, url: "http://127.0.0.1:{port}/hook"}}}}\n'
+            "recipients: {ops: {contacts: [{channel: hook, to: ops}]}}\n"
+            "routes: [{name: all, recipients: [ops]}]\n"
+        )
+        s = replace(settings, notifier=replace(
+            settings.notifier, routing_file=str(routing), storm_window=2.0, ack_port=0,
+            delivery_topic=f"t-{unique}.deliveries", ledger_topic=f"t-{unique}.ledger",
+            acks_topic=f"t-{unique}.acks",
+        ))  # fmt: skip
+        first = [event(f"web-{i}") for i in range(5)]
+        later = [event(f"db-{i}") for i in range(3)]
+        log = tmp_path / "notifier.log"
+        with gamsi_service(s, "notifier", "run", log=log) as proc:
+            receiver.release.clear()  # the receiver takes the message and never answers
+            await produce(s, s.kafka.events_topic, [(e.host.encode(), encode(e)) for e in first])
+            await asyncio.wait_for(receiver.arrived.wait(), 60)
+            ledger = await _ledger(s)
+            assert sum(k.startswith("pending:") for k in ledger) == 5
+            assert not any(k.startswith("sent:") for k in ledger)
+            proc.kill()  # SIGKILL while the grouped message is in flight
+            proc.wait()
+        receiver.release.set()
+        await produce(s, s.kafka.events_topic, [(e.host.encode(), encode(e)) for e in later])
+        with gamsi_service(s, "notifier", "run", log=log):
+            await _wait_committed(s, 8)
+        assert receiver.hosts() == Counter(e.host for e in first + later)
+        assert receiver.keys.count(receiver.keys[0]) == 2  # the in-flight part, repeated as is
+    finally:
+        await runner.cleanup()
