@@ -30,6 +30,7 @@ SERVICES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("notifier", ("notifier", "run")),
     ("remediator", ("remediator", "run")),
     ("collector", ("collector", "run")),
+    ("web", ("web", "run")),
 )
 GRACE_SECONDS = 20.0
 
@@ -146,6 +147,7 @@ def _banner(settings: Settings, children: list[Child]) -> str:
         f"{settings.kafka.events_topic}, {settings.kafka.deadletter_topic})\n"
         f"  History:     {settings.history_dsn()}  ->  gamsi history query "
         f'"SELECT * FROM events ORDER BY ts DESC LIMIT 10"\n'
+        f"  Status page: http://{settings.web.host}:{settings.web.port}/  (gamsi status)\n"
         f"  Events live: gamsi events tail\n"
         f"  Logs:        {settings.data_dir / 'logs'}/<service>.log\n"
         f"  Stop:        Ctrl-C"

@@ -28,6 +28,7 @@ GAMSI_SERVICES = {
     "gamsi-remediator": ["remediator", "run"],
     "gamsi-history": ["history", "run"],
     "gamsi-collector": ["collector", "run"],
+    "gamsi-web": ["web", "run"],
 }
 # The schema says draft 2019-09 (as http://...#, which jsonschema does not map by itself).
 VALIDATOR = jsonschema.Draft201909Validator

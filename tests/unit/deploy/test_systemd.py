@@ -19,6 +19,7 @@ SERVICES = {
     "gamsi-remediator.service": ["remediator", "run"],
     "gamsi-history.service": ["history", "run"],
     "gamsi-kafka.service": ["kafka", "start"],
+    "gamsi-web.service": ["web", "run"],
 }
 
 
