@@ -8,14 +8,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import Any
 
 import orjson
 import pytest
 from aiokafka import AIOKafkaConsumer
-from aiokafka.admin import AIOKafkaAdminClient
 
 from gamsi.history.store import open_client, open_store
 from gamsi.history.writer import run_history
@@ -23,7 +21,7 @@ from gamsi.schemas.codec import encode
 from gamsi.schemas.records import MetricBatch, Sample, SeverityEvent
 from gamsi.settings import Settings
 from gamsi.topics import deliveries_topic
-from tests.integration.kafka_io import produce
+from tests.integration.kafka_io import committed, produce, until
 
 WAIT = 60.0
 
@@ -31,26 +29,6 @@ WAIT = 60.0
 @pytest.fixture
 def hs(settings: Settings) -> Settings:
     return replace(settings, history=replace(settings.history, query_port=0, flush_interval=0.2))
-
-
-async def _until(check: Callable[[], Awaitable[Any]], what: str) -> Any:
-    deadline = time.monotonic() + WAIT
-    while time.monotonic() < deadline:
-        result = await check()
-        if result:
-            return result
-        await asyncio.sleep(0.2)
-    raise AssertionError(f"not within {WAIT:.0f} s: {what}")
-
-
-async def _committed(hs: Settings, topic: str) -> int:
-    admin = AIOKafkaAdminClient(bootstrap_servers=hs.kafka.bootstrap)
-    await admin.start()
-    try:
-        offsets = await admin.list_consumer_group_offsets(hs.history.group_id)
-    finally:
-        await admin.close()
-    return sum(m.offset for tp, m in offsets.items() if tp.topic == topic)
 
 
 def _batch(host: str, value: float) -> tuple[bytes, bytes]:
@@ -66,7 +44,7 @@ async def test_a_failing_insert_is_retried_commits_nothing_and_stores_once(
     hs: Settings, unique: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     host = f"h-{unique}"
-    k = hs.kafka
+    k, group = hs.kafka, hs.history.group_id
     sql = open_store(hs)
     stop = asyncio.Event()
     caplog.set_level(logging.ERROR, logger="gamsi.history.writer")
@@ -84,34 +62,37 @@ async def test_a_failing_insert_is_retried_commits_nothing_and_stores_once(
 
     try:
         await produce(hs, k.metrics_topic, [_batch(host, 1.0)])
-        await _until(lambda: asyncio.to_thread(count, "samples"), "the first batch stored")
-        await _until(lambda: _committed(hs, k.metrics_topic), "the first batch committed")
+        await until(lambda: asyncio.to_thread(count, "samples"), "the first batch stored")
+        await until(lambda: committed(hs, group, k.metrics_topic), "the first batch committed")
         sql.command(f"RENAME TABLE deliveries TO deliveries_away_{unique}")  # inserts now fail
         try:
             await produce(hs, deliveries_topic(hs), [_delivery(host)])
             await produce(hs, k.metrics_topic, [_batch(host, 2.0)])
-            await _until(lambda: asyncio.sleep(0, len(failures()) >= 2), "two failed inserts")
-            assert await _committed(hs, k.metrics_topic) == 1, "committed while failing"
-            assert await _committed(hs, deliveries_topic(hs)) == 0
+            await until(lambda: asyncio.sleep(0, len(failures()) >= 2), "two failed inserts")
+            assert await committed(hs, group, k.metrics_topic) == 1, "committed while failing"
+            assert await committed(hs, group, deliveries_topic(hs)) == 0
         finally:
             sql.command(f"RENAME TABLE deliveries_away_{unique} TO deliveries")
-        await _until(lambda: _committed(hs, deliveries_topic(hs)), "the delivery committed")
+        await until(
+            lambda: committed(hs, group, deliveries_topic(hs)),
+            "the delivery committed",
+        )
         stored = (count("samples"), count("deliveries"))
-        committed = await _committed(hs, k.metrics_topic)
+        metrics_committed = await committed(hs, group, k.metrics_topic)
     finally:
         stop.set()
         await asyncio.wait_for(service, WAIT)
         sql.close()
     assert "retrying in" in failures()[0]
     assert stored == (2, 1), "each record stored once: the retry re-inserted only the failed table"
-    assert committed == 2
+    assert metrics_committed == 2
 
 
 async def test_after_a_crash_between_insert_and_commit_records_are_read_again(
     hs: Settings, unique: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     host = f"h-{unique}"
-    k = hs.kafka
+    k, group = hs.kafka, hs.history.group_id
     event = SeverityEvent(
         f"{host}-e1", host, "cpu.util", "", "cpu", 4, 0, "raise", 97.0, 90.0, time.time()
     )
@@ -136,13 +117,16 @@ async def test_after_a_crash_between_insert_and_commit_records_are_read_again(
     samples = f"SELECT count() FROM samples WHERE host = '{host}'"
     events = f"SELECT count() FROM events FINAL WHERE host = '{host}'"
     after_crash = (rows(samples), rows(events))
-    assert await _committed(hs, k.metrics_topic) == 0, "nothing committed before the crash"
+    assert await committed(hs, group, k.metrics_topic) == 0, "nothing committed before the crash"
 
     stop = asyncio.Event()
     service = asyncio.create_task(run_history(hs, stop))
     try:
-        await _until(lambda: _committed(hs, k.events_topic), "the restarted writer committed")
-        await _until(lambda: _committed(hs, k.metrics_topic), "metrics committed")
+        await until(
+            lambda: committed(hs, group, k.events_topic),
+            "the restarted writer committed",
+        )
+        await until(lambda: committed(hs, group, k.metrics_topic), "metrics committed")
     finally:
         stop.set()
         await asyncio.wait_for(service, WAIT)

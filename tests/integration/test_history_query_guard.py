@@ -6,13 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 import pytest
-from aiokafka.admin import AIOKafkaAdminClient
 
 from gamsi.history import store
 from gamsi.history.client import QueryError, remote, service_answers
@@ -21,7 +18,7 @@ from gamsi.history.writer import run_history
 from gamsi.schemas.codec import encode
 from gamsi.schemas.records import MetricBatch, Sample
 from gamsi.settings import Settings
-from tests.integration.kafka_io import free_port, produce
+from tests.integration.kafka_io import committed, free_port, produce, until
 
 WAIT = 60.0
 SLOW = "SELECT count() FROM system.columns AS a, system.columns AS b, system.columns AS c"
@@ -32,16 +29,6 @@ SLOW = "SELECT count() FROM system.columns AS a, system.columns AS b, system.col
 def hs(settings: Settings) -> Settings:
     history = replace(settings.history, query_port=free_port(), flush_interval=0.2)
     return replace(settings, history=history)
-
-
-async def _until(check: Callable[[], Awaitable[Any]], what: str) -> Any:
-    deadline = time.monotonic() + WAIT
-    while time.monotonic() < deadline:
-        result = await check()
-        if result:
-            return result
-        await asyncio.sleep(0.2)
-    raise AssertionError(f"not within {WAIT:.0f} s: {what}")
 
 
 ENGINE_PROBES = [
@@ -110,7 +97,7 @@ async def test_endpoint_refuses_every_probe_and_writes_nothing(
     run = remote(hs)
     refusals = []
     try:
-        await _until(lambda: asyncio.to_thread(service_answers, hs), "the endpoint answers")
+        await until(lambda: asyncio.to_thread(service_answers, hs), "the endpoint answers")
         for sql, reason in probes:
             with pytest.raises(QueryError, match=reason) as caught:
                 await asyncio.to_thread(run, sql)
@@ -122,16 +109,6 @@ async def test_endpoint_refuses_every_probe_and_writes_nothing(
     assert not outfile.exists()
     assert all("root:" not in text for text in refusals)
     assert answer.rows[0][0] > 0
-
-
-async def _committed(hs: Settings) -> int:
-    admin = AIOKafkaAdminClient(bootstrap_servers=hs.kafka.bootstrap)
-    await admin.start()
-    try:
-        offsets = await admin.list_consumer_group_offsets(hs.history.group_id)
-    finally:
-        await admin.close()
-    return sum(m.offset for tp, m in offsets.items() if tp.topic == hs.kafka.metrics_topic)
 
 
 async def test_slow_queries_stop_neither_ingestion_nor_shutdown(hs: Settings, unique: str) -> None:
@@ -148,13 +125,16 @@ async def test_slow_queries_stop_neither_ingestion_nor_shutdown(hs: Settings, un
             outcomes.append(str(exc))
 
     try:
-        await _until(lambda: asyncio.to_thread(service_answers, hs), "the endpoint answers")
+        await until(lambda: asyncio.to_thread(service_answers, hs), "the endpoint answers")
         queries = [asyncio.create_task(query()) for _ in range(8)]
-        await _until(lambda: asyncio.sleep(0, "try again" in str(outcomes)), "a busy answer")
+        await until(lambda: asyncio.sleep(0, "try again" in str(outcomes)), "a busy answer")
         host = f"h-{unique}"
         batch = MetricBatch(host=host, ts=time.time(), samples=[Sample("cpu.util", 1.0)])
         await produce(hs, hs.kafka.metrics_topic, [(host.encode(), encode(batch))])
-        await _until(lambda: _committed(hs), "a batch stored while the queries run")
+        await until(
+            lambda: committed(hs, hs.history.group_id, hs.kafka.metrics_topic),
+            "a batch stored while the queries run",
+        )
     finally:
         stop.set()
         await asyncio.wait_for(service, WAIT)

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import Any
 
 import orjson
 import pytest
 from aiokafka import AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient
 
 from gamsi.history.client import QueryError, remote, service_answers
 from gamsi.history.writer import deliveries_topic, run_history
@@ -19,7 +17,7 @@ from gamsi.schemas.codec import decode, encode
 from gamsi.schemas.records import DeadLetter, MetricBatch, Sample, SeverityEvent
 from gamsi.settings import Settings
 
-from .kafka_io import free_port, wait_for_records
+from .kafka_io import committed, free_port, until, wait_for_records
 
 WAIT = 60.0
 
@@ -34,17 +32,6 @@ def hs(settings: Settings, unique: str) -> Settings:
         flush_interval=0.2,
     )
     return replace(settings, history=history)
-
-
-async def _until(check: Callable[[], Awaitable[Any]], what: str) -> Any:
-    """Poll ``check`` until it returns something truthy, at most WAIT seconds."""
-    deadline = time.monotonic() + WAIT
-    while time.monotonic() < deadline:
-        result = await check()
-        if result:
-            return result
-        await asyncio.sleep(0.2)
-    raise AssertionError(f"not within {WAIT:.0f} s: {what}")
 
 
 def _event(host: str, event_id: str, ts: float, severity: int, previous: int) -> SeverityEvent:
@@ -105,7 +92,7 @@ async def test_writer_stores_everything_and_dead_letters_bad_records(
     producer = AIOKafkaProducer(bootstrap_servers=k.bootstrap, acks="all")
     await producer.start()
     try:
-        await _until(lambda: asyncio.to_thread(service_answers, hs), "the endpoint answers")
+        await until(lambda: asyncio.to_thread(service_answers, hs), "the endpoint answers")
         batch = MetricBatch(
             host=host,
             ts=now,
@@ -130,7 +117,7 @@ async def test_writer_stores_everything_and_dead_letters_bad_records(
                 found = await query(sql)
                 return found if len(found) == n else None
 
-            return await _until(check, f"{n} rows of {sql}")
+            return await until(check, f"{n} rows of {sql}")
 
         samples = await rows(
             f"SELECT item, instance, value, tags FROM samples WHERE host = '{host}' "
@@ -172,15 +159,6 @@ async def test_writer_stores_everything_and_dead_letters_bad_records(
     assert letter.reason.startswith("not JSON")
     assert letter.payload == "{not json"
     assert letter.worker == "gamsi-history"
-    assert await _committed(hs) == 3, "offsets are committed after the inserts"
-
-
-async def _committed(hs: Settings) -> int:
-    """Committed offsets of the writer's group on the metrics topic, summed over partitions."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=hs.kafka.bootstrap)
-    await admin.start()
-    try:
-        offsets = await admin.list_consumer_group_offsets(hs.history.group_id)
-    finally:
-        await admin.close()
-    return sum(m.offset for tp, m in offsets.items() if tp.topic == hs.kafka.metrics_topic)
+    assert await committed(hs, hs.history.group_id, hs.kafka.metrics_topic) == 3, (
+        "offsets are committed after the inserts"
+    )

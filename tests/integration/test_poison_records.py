@@ -8,21 +8,20 @@ import asyncio
 import contextlib
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import replace
 from typing import Any
 
 import orjson
-from aiokafka.admin import AIOKafkaAdminClient
 
-from gamsi.history.client import remote
+from gamsi.history.client import remote, service_answers
 from gamsi.history.writer import run_history
 from gamsi.notifier.service import run_notifier
 from gamsi.schemas.codec import decode, encode
 from gamsi.schemas.records import MAX_DEAD_LETTER_BYTES, DeadLetter, MetricBatch, Sample
 from gamsi.schemas.records import SeverityEvent as Event
 from gamsi.settings import Settings
-from tests.integration.kafka_io import free_port, produce, wait_for_records
+from tests.integration.kafka_io import committed, free_port, produce, until, wait_for_records
 from tests.support.slack_standin import SlackStandIn, slack_standin  # noqa: F401
 
 TOKEN = "xoxb-standin-token-0123456789"
@@ -89,39 +88,21 @@ async def _services(s: Settings) -> AsyncIterator[None]:
         await asyncio.wait_for(asyncio.gather(*tasks), WAIT)
 
 
-async def _until(check: Callable[[], Awaitable[Any]], what: str) -> Any:
-    deadline = time.monotonic() + WAIT
-    while time.monotonic() < deadline:
-        result = await check()
-        if result:
-            return result
-        await asyncio.sleep(0.2)
-    raise AssertionError(f"not within {WAIT:.0f} s: {what}")
-
-
-async def _committed(s: Settings, group: str, topic: str) -> int:
-    admin = AIOKafkaAdminClient(bootstrap_servers=s.kafka.bootstrap)
-    await admin.start()
-    try:
-        offsets = await admin.list_consumer_group_offsets(group)
-    finally:
-        await admin.close()
-    return sum(m.offset for tp, m in offsets.items() if tp.topic == topic)
-
-
-async def _all_committed(s: Settings, events: int, metrics: int) -> bool:
+async def _allcommitted(s: Settings, events: int, metrics: int) -> bool:
     k = s.kafka
     return (
-        await _committed(s, s.notifier.group_id, k.events_topic) == events
-        and await _committed(s, s.history.group_id, k.events_topic) == events
-        and await _committed(s, s.history.group_id, k.metrics_topic) == metrics
+        await committed(s, s.notifier.group_id, k.events_topic) == events
+        and await committed(s, s.history.group_id, k.events_topic) == events
+        and await committed(s, s.history.group_id, k.metrics_topic) == metrics
     )
 
 
 async def _stored(s: Settings, host: str) -> list[list[Any]]:
-    run = remote(s)
+    """The event ids history stored for ``host`` (none while its endpoint is not up)."""
+    if not await asyncio.to_thread(service_answers, s):
+        return []
     sql = f"SELECT event_id FROM events FINAL WHERE host = '{host}' ORDER BY event_id"
-    return (await asyncio.to_thread(run, sql)).rows
+    return (await asyncio.to_thread(remote(s), sql)).rows
 
 
 async def _delivered(s: Settings, event_ids: set[str]) -> None:
@@ -157,11 +138,11 @@ async def test_poison_records_are_dead_lettered_once_and_consumers_go_on(
 
     async with _services(s):
         await _delivered(s, {f"{host}-0", f"{host}-9"})
-        assert await _until(lambda: _stored(s, host), "good events stored") == [
+        assert await until(lambda: _stored(s, host), "good events stored") == [
             [f"{host}-0"],
             [f"{host}-9"],
         ]
-        await _until(lambda: _all_committed(s, len(events), len(metrics)), "offsets committed")
+        await until(lambda: _allcommitted(s, len(events), len(metrics)), "offsets committed")
     letters = await _dead_letters(s, 2 * 6 + 2)
 
     # A restart reads from the committed offsets: nothing is dead-lettered again.
@@ -170,7 +151,7 @@ async def test_poison_records_are_dead_lettered_once_and_consumers_go_on(
     )
     async with _services(s):
         await _delivered(s, {f"{host}-0", f"{host}-9", f"{host}-10"})
-        await _until(lambda: _all_committed(s, len(events) + 1, len(metrics)), "committed")
+        await until(lambda: _allcommitted(s, len(events) + 1, len(metrics)), "committed")
     again = await _dead_letters(s, len(letters))
 
     told = "\n".join(p["text"] for p in slack_standin.posted)

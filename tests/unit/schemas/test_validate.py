@@ -16,23 +16,11 @@ from gamsi.schemas.records import (
     DeadLetter,
     MetricBatch,
     Sample,
-    SeverityEvent,
 )
 from gamsi.schemas.validate import check_event, describe
+from tests.unit.notifier.conftest import event
 
-EVENT = SeverityEvent(
-    event_id="e1",
-    host="web-1",
-    item="cpu.util",
-    instance="",
-    watch="cpu",
-    severity=4,
-    previous=0,
-    transition="raise",
-    value=97.0,
-    threshold=90.0,
-    ts=1_700_000_000.0,
-)
+EVENT = event("web-1")  # a valid URGENT raise (tests/unit/notifier/conftest.py)
 BATCH = MetricBatch(host="web-1", ts=1_700_000_000.0, samples=[Sample("cpu.util", 1.0)])
 
 
