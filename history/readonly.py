@@ -80,7 +80,7 @@ def _check_table(table: exp.Table, ctes: set[str], database: str) -> None:
     raise NotReadOnly(f"table {_short(shown)} is not served; allowed: {allowed}")
 
 
-def _check_tree(root: exp.Expression, database: str) -> None:
+def _check_tree(root: exp.Expression, database: str, formats: frozenset[str]) -> None:
     if not isinstance(root, exp.Select | exp.SetOperation):
         raise NotReadOnly(
             f"only SELECT is served, got {_short(root.key.upper())} "
@@ -91,7 +91,8 @@ def _check_tree(root: exp.Expression, database: str) -> None:
         if isinstance(node, exp.Command | exp.Into):
             raise NotReadOnly(f"not allowed in a query: {_short(node.sql('clickhouse'))}")
         for arg, why in _FORBIDDEN_ARGS.items():
-            if isinstance(node, exp.Query) and node.args.get(arg):
+            value = node.args.get(arg) if isinstance(node, exp.Query) else None
+            if value and not (arg == "format" and node is root and value.name in formats):
                 raise NotReadOnly(why)
         if isinstance(node, exp.Table):
             _check_table(node, ctes, database)
@@ -99,22 +100,26 @@ def _check_tree(root: exp.Expression, database: str) -> None:
             raise NotReadOnly(f"function {_short(node.name)}() is not allowed here")
 
 
-def check_read_only(sql: str, database: str = "default") -> str:
+def check_read_only(
+    sql: str, database: str = "default", formats: frozenset[str] = frozenset()
+) -> str:
     """The statement to run for ``sql``: its checked parse rendered back to ClickHouse SQL.
 
-    ``database`` is the store's database (``default`` for chDB, the DSN's for a server).
+    ``database`` is the store's database (``default`` for chDB, the DSN's for a server);
+    ``formats`` the FORMAT names a caller serves itself (none for the JSON endpoint; a
+    ClickHouse-compatible interface passes the formats it streams back).
     Raises :class:`NotReadOnly` with one line naming what is not allowed: a statement
     other than SELECT, several statements, another table, a table function, an unlisted
     function, SETTINGS, FORMAT or INTO OUTFILE, or text the parser does not read."""
     if not isinstance(sql, str):
         raise NotReadOnly("expected SQL text")
     root = _parse(sql)
-    _check_tree(root, database)
+    _check_tree(root, database, formats)
     for node in root.walk():
         node.comments = None  # nothing of the text but the checked statement runs
     rendered = root.sql(dialect="clickhouse")
     again = _parse(rendered)  # what runs must pass the same check, and mean the same
-    _check_tree(again, database)
+    _check_tree(again, database, formats)
     if again.sql(dialect="clickhouse") != rendered:
         raise NotReadOnly("the query cannot be rendered back unchanged; simplify it")
     return rendered

@@ -161,3 +161,14 @@ def test_any_text_is_a_statement_or_a_refusal(sql: str) -> None:
     except NotReadOnly:
         return
     assert check_read_only(statement) == statement
+
+
+def test_a_caller_may_serve_named_formats_and_no_other() -> None:
+    """For a ClickHouse-compatible interface: FORMAT of the outer query, if it is served."""
+    served = frozenset({"JSONEachRow"})
+    assert check_read_only("SELECT 1 FORMAT JSONEachRow", formats=served).endswith(
+        "FORMAT JSONEachRow"
+    )
+    for sql in ("SELECT 1 FORMAT TSV", "SELECT * FROM (SELECT 1 FORMAT JSONEachRow)"):
+        with pytest.raises(NotReadOnly, match="FORMAT is not allowed"):
+            check_read_only(sql, formats=served)
