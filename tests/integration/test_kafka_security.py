@@ -18,15 +18,23 @@ from pathlib import Path
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAuthorizationFailedError
 
 from gamsi.kafka_auth import kafka_client_options
 from gamsi.logs import RateLimitFilter
+from gamsi.notifier.service import run_notifier
+from gamsi.schemas.codec import encode
 from gamsi.settings import Settings, load_settings
+from gamsi.topics import ensure_topics
+from tests.integration.test_notifier_service import event
 from tests.support.secure_broker import ADMIN, ADMIN_PASSWORD, SecureBroker, secure_broker
+from tests.support.slack_standin import SlackStandIn
 
-USERS = {"gamsi-collector": "collector-pw-1b2c", "gamsi-streams": "streams-pw-3d4e"}
+USERS = {
+    "gamsi-collector": "collector-pw-1b2c",
+    "gamsi-streams": "streams-pw-3d4e",
+    "gamsi-notifier": "notifier-pw-5f6a",
+}
 METRICS, POLICIES, GROUP = "gamsi.metrics", "gamsi.policies", "gamsi-streams"
 
 
@@ -47,23 +55,27 @@ def role_settings(broker: SecureBroker, user: str, password: str, home: Path) ->
     return replace(base, kafka=kafka)
 
 
-async def _create_topics(settings: Settings) -> None:
-    admin = AIOKafkaAdminClient(**kafka_client_options(settings))
-    await admin.start()
-    try:
-        await admin.create_topics([NewTopic(t, 1, 1) for t in (METRICS, POLICIES)])
-    finally:
-        await admin.close()
+def admin_settings(broker: SecureBroker, home: Path) -> Settings:
+    return role_settings(broker, ADMIN, ADMIN_PASSWORD, home)
 
 
 @pytest.fixture(scope="module")
 def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecureBroker]:
     home = tmp_path_factory.mktemp("secure-kafka")
     with secure_broker(home, USERS) as b:
-        asyncio.run(_create_topics(role_settings(b, ADMIN, ADMIN_PASSWORD, home)))
+        asyncio.run(ensure_topics(admin_settings(b, home)))  # every topic, as an admin
         b.allow("gamsi-collector", ["Write", "Describe"], topic=METRICS)
         b.allow("gamsi-streams", ["Read", "Describe"], topic=METRICS)
         b.allow("gamsi-streams", ["Read"], group=GROUP)
+        # the notifier's role as docs/deploy.md grants it
+        b.allow("gamsi-notifier", ["Describe"], topic="gamsi", pattern="prefixed")
+        b.allow("gamsi-notifier", ["Write"], topic="gamsi.deliveries,gamsi.notifier.ledger")
+        b.allow(
+            "gamsi-notifier",
+            ["Read"],
+            topic="gamsi.events,gamsi.acks,gamsi.notifier.ledger,gamsi.remediations",
+        )
+        b.allow("gamsi-notifier", ["Read"], group="gamsi-notifier")
         yield b
 
 
@@ -152,3 +164,47 @@ async def test_a_client_without_the_right_credentials_gets_nowhere(
     )
     await asyncio.wait_for(good.start(), 60)
     await good.stop()
+
+
+async def test_the_notifier_runs_with_only_its_role(broker: SecureBroker, tmp_path: Path) -> None:
+    """The whole service on the secured broker: topics seen (not re-created), events read
+    in its group, the ledger and deliveries written, Slack told."""
+    base = settings_of(broker, "gamsi-notifier", tmp_path)
+    async with SlackStandIn() as slack:
+        n = replace(
+            base.notifier,
+            slack_token="xoxb-secure",
+            slack_channel="#ops",
+            slack_base_url=slack.base_url,
+            storm_window=0.0,
+            ack_port=0,
+        )
+        s = replace(base, notifier=n)
+        admin = admin_settings(broker, tmp_path)
+        producer = AIOKafkaProducer(**kafka_client_options(admin), acks="all")
+        await producer.start()
+        try:
+            raised = event("secure-web-1")
+            await producer.send_and_wait(s.kafka.events_topic, encode(raised), key=b"secure-web-1")
+        finally:
+            await producer.stop()
+        stop = asyncio.Event()
+        service = asyncio.create_task(run_notifier(s, stop))
+        try:
+            await slack.wait_for(lambda sl: len(sl.posted) == 1)
+        finally:
+            stop.set()
+            await asyncio.wait_for(service, 60)
+    assert "secure-web-1" in slack.posted[0]["text"]
+    reader = AIOKafkaConsumer(
+        s.notifier.delivery_topic,
+        **kafka_client_options(admin),
+        group_id=None,
+        auto_offset_reset="earliest",
+    )
+    await reader.start()
+    try:
+        delivery = await asyncio.wait_for(reader.getone(), 60)
+    finally:
+        await reader.stop()
+    assert b"secure-web-1" in (delivery.value or b"")

@@ -155,9 +155,12 @@ class SecureBroker:
             assert time.monotonic() < deadline, "the secured broker did not start"
             time.sleep(0.2)
 
-    def allow(self, user: str, operations: list[str], **resource: str) -> None:
-        """Grant ``user`` the ``operations`` on one resource (``topic=...``, ``group=...``
-        with ``pattern='prefixed'`` optional), through Kafka's own AclCommand."""
+    def allow(
+        self, user: str, operations: list[str], *, pattern: str = "literal", **resources: str
+    ) -> None:
+        """Grant ``user`` the ``operations`` on resources of one kind, e.g.
+        ``topic="a,b"`` or ``group="g"`` (comma-separated names; ``pattern="prefixed"``
+        for name prefixes), through Kafka's own AclCommand (one JVM per call)."""
         admin_config = self.home / "admin.properties"
         admin_config.write_text(
             "security.protocol=SASL_SSL\n"
@@ -166,13 +169,13 @@ class SecureBroker:
             f'required username="{ADMIN}" password="{ADMIN_PASSWORD}";\n'
             f"ssl.truststore.type=PEM\nssl.truststore.location={self.ca_file}\n"
         )
-        pattern = resource.pop("pattern", "literal")
-        ((kind, name),) = resource.items()
+        ((kind, names),) = resources.items()
         ops = [arg for op in operations for arg in ("--operation", op)]
+        targets = [arg for name in names.split(",") for arg in (f"--{kind}", name)]
         subprocess.run(
             self._java("kafka.admin.AclCommand", "--bootstrap-server", self.bootstrap,
                        "--command-config", str(admin_config), "--add",
-                       "--allow-principal", f"User:{user}", *ops, f"--{kind}", name,
+                       "--allow-principal", f"User:{user}", *ops, *targets,
                        "--resource-pattern-type", pattern),
             check=True, capture_output=True, timeout=120,
         )  # fmt: skip
