@@ -20,10 +20,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gamsi.deadletter import deliver, reason_of, screen
+from gamsi.history.rows import decode_delivery
 from gamsi.history.writer import HistoryWriter
 from gamsi.notifier.channels.slack import blocks
 from gamsi.notifier.service import accept_record
-from gamsi.schemas.codec import DecodeError, encode
+from gamsi.schemas.codec import DecodeError, decode, encode
 from gamsi.schemas.records import MAX_DEAD_LETTER_BYTES, DeadLetter, MetricBatch, Sample
 from gamsi.settings import Settings, load_settings
 from gamsi.streams.app import configured_engine
@@ -308,3 +309,17 @@ async def test_deliver_writes_once_when_the_broker_takes_it() -> None:
     assert await deliver(send, _letter())
     assert len(sent) == 1
     assert sent[0].payload == "x" * 4096
+
+
+@FUZZ
+@given(value=_records(BATCH) | _records(EVENT) | _records(DELIVERY))
+def test_decode_raises_nothing_but_decode_error(value: bytes) -> None:
+    """Consumers outside the three (the web status page, the remediator, ``events tail``)
+    catch only DecodeError: nothing else may come out of the codec."""
+    reasons = []
+    for decoder in (decode, decode_delivery):
+        try:
+            decoder(value)
+        except DecodeError as exc:
+            reasons.append(str(exc))
+    assert all(len(reason) < 1_000 for reason in reasons)
