@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
 import signal
+import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import orjson
+from aiokafka.admin import AIOKafkaAdminClient
 
 from gamsi.schemas import MetricBatch, Sample, Severity, encode
 from gamsi.schemas.codec import decode_severity_event
 from gamsi.settings import Settings
 from gamsi.streams.app import STATE_TABLE
-from gamsi.streams.state import load as load_state
 from gamsi.streams.policy.feed import apply_policy, current_policy
+from gamsi.streams.state import load as load_state
 from tests.integration.kafka_io import CPU_SPIKE_POLICY, gamsi_service, produce, wait_for_records
 
 SUSTAINED = """\
@@ -68,7 +73,7 @@ async def test_sigkill_mid_breach_keeps_the_duration_running_and_raises_once(
 
     await produce(settings, settings.kafka.metrics_topic, _batches(host, t0, range(0, 16), 95.0))
     with gamsi_service(settings, "streams", "run", log=tmp_path / "first.log") as worker:
-        # the state after the 16th sample (t0+15) is on Kafka: kill without a clean shutdown
+        # the state after the 16th sample (t0+15) is on Kafka...
         await wait_for_records(
             settings,
             changelog,
@@ -77,6 +82,9 @@ async def test_sigkill_mid_breach_keeps_the_duration_running_and_raises_once(
             within=180,
             service=worker,
         )
+        # ...and so is the group's offset past it: a restart resumes at the 17th batch, so
+        # only the saved state can know the breach began at t0. Kill without a clean shutdown.
+        await _wait_committed(settings, settings.kafka.metrics_topic, 16, worker)
         worker.send_signal(signal.SIGKILL)
         worker.wait(30)
 
@@ -99,6 +107,44 @@ async def test_sigkill_mid_breach_keeps_the_duration_running_and_raises_once(
         ("raise", Severity.URGENT, 30.0)
     ]
     assert events[0].since == t0
+    # the restarted worker judged t0+16 on the restored run (started at t0, 17 samples long)
+    # and never re-read what the first one had committed
+    states = await wait_for_records(
+        settings, changelog, lambda got: t0 + 40 in [s.ts for s in got], _state(host), within=60
+    )
+    after_kill = next(s for s in states if s.ts == t0 + 16)
+    assert after_kill.series["cpu-sustained\t"].body == [t0, 17]
+    assert after_kill.late == 0
+
+
+def _state(host: str) -> Callable[[bytes], Any]:
+    def decode(raw: bytes) -> Any:
+        value = orjson.loads(raw) if raw else None
+        return load_state(None if value is None else value["s"])
+
+    return decode
+
+
+async def _committed(settings: Settings, topic: str) -> int:
+    """The stream workers' committed offsets on ``topic``, summed over its partitions."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka.bootstrap)
+    await admin.start()
+    try:
+        offsets = await admin.list_consumer_group_offsets(settings.streams.app_id)
+    finally:
+        await admin.close()
+    return sum(max(meta.offset, 0) for tp, meta in offsets.items() if tp.topic == topic)
+
+
+async def _wait_committed(
+    settings: Settings, topic: str, n: int, service: subprocess.Popen[bytes], within: float = 60
+) -> None:
+    deadline = time.monotonic() + within
+    while (got := await _committed(settings, topic)) < n:
+        assert service.poll() is None, f"the worker exited with code {service.returncode}"
+        assert time.monotonic() < deadline, f"{got} of {n} offsets committed within {within} s"
+        await asyncio.sleep(0.2)
+    assert got == n
 
 
 async def test_applied_policy_reaches_a_running_worker(
