@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gamsi.schemas.records import Severity
-from gamsi.streams.policy.values import Reader, format_duration, join
+from gamsi.streams.policy.values import Reader, format_duration, join, show
 
 BINDING_KEYS = (
     "script", "on", "args", "where", "timeout", "max_attempts", "cooldown", "dry_run",
@@ -78,7 +78,7 @@ def _template(r: Reader, raw: Any, path: str) -> str:
             raise r.fail(
                 path,
                 f"expected ${{field}} with field one of {', '.join(TEMPLATE_FIELDS)} "
-                f"(and $$ for a literal $), got {text!r}",
+                f"(and $$ for a literal $), got {show(text)}",
             )
     if _CONTROL.search(text):
         raise r.fail(path, "expected no control characters (newline, tab, NUL) in an argument")
@@ -99,21 +99,21 @@ def binding_from_dict(r: Reader, raw: Any, path: str) -> Binding:
         raise r.fail(
             p("script"),
             "expected a plain file name of the agent's scripts directory (letters, digits, "
-            f"'.', '_', '-'; no '/' or '..'), got {script!r}",
+            f"'.', '_', '-'; no '/' or '..'), got {show(script)}",
         )
     if "on" not in d:
         raise r.fail(p("on"), "expected the severities that start the script; it is missing")
     names = r.strings(d["on"], p("on"))
     levels = tuple(s.name.lower() for s in Severity if s is not Severity.NORMAL)
     if not names or any(n not in levels for n in names):
-        raise r.fail(p("on"), f"expected a list of {', '.join(levels)}, got {list(names)!r}")
+        raise r.fail(p("on"), f"expected a list of {', '.join(levels)}, got {show(list(names))}")
     raw_args = d.get("args", [])
     if not isinstance(raw_args, list):
-        raise r.fail(p("args"), f"expected a list of argument templates, got {raw_args!r}")
+        raise r.fail(p("args"), f"expected a list of argument templates, got {show(raw_args)}")
     args = tuple(_template(r, a, f"{p('args')}[{i}]") for i, a in enumerate(raw_args))
     where = r.string(d.get("where", "agent"), p("where"))
     if where not in WHERE:
-        raise r.fail(p("where"), f"expected one of {', '.join(WHERE)}, got {where!r}")
+        raise r.fail(p("where"), f"expected one of {', '.join(WHERE)}, got {show(where)}")
     timeout = r.duration(d.get("timeout", DEFAULTS["timeout"]), p("timeout"))
     if not 0 < timeout <= MAX_TIMEOUT:
         raise r.fail(p("timeout"), f"expected a duration above 0 and at most 1h, got {timeout:g}")

@@ -79,6 +79,12 @@ CASES: list[tuple[str, Callable[[Path], Path], int | None, str]] = [
         13,
         "set.levels.caution.a: unknown key 'a'",
     ),
+    (
+        "billion_laughs_remediate",
+        fixture("billion_laughs_remediate"),
+        20,
+        "remediate[0].args: expected a list of argument templates",
+    ),
     ("count_1e20", fixture("count_1e20"), 5, "count: expected a whole number from 1 to 1,000,000"),
     ("not_utf8", fixture("not_utf8"), 3, "expected UTF-8 text; byte 0xe9 is not"),
     ("deep_nesting", fixture("deep_nesting"), 2, "exceeded maximum nesting depth"),
@@ -138,7 +144,9 @@ def _limit_memory() -> None:
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 
 
-@pytest.mark.parametrize("name", ["billion_laughs", "billion_laughs_override"])
+@pytest.mark.parametrize(
+    "name", ["billion_laughs", "billion_laughs_override", "billion_laughs_remediate"]
+)
 def test_a_billion_laughs_is_refused_in_bounded_memory(name, tmp_path):
     """The real command line, in a process capped at 1 GiB (a hang fails on the bound)."""
     env = {**os.environ, "GAMSI_STREAMS_INVENTORY_FILE": os.devnull}
