@@ -19,8 +19,8 @@ from typing import Any
 import orjson
 
 from gamsi.schemas.records import MetricBatch, SeverityEvent
-from gamsi.streams.events import closing_events, event_id, nodata_event, value_event
-from gamsi.streams.migrate import migrate
+from gamsi.streams.events import event_id, nodata_event, value_event
+from gamsi.streams.migrate import adopt, migrate
 from gamsi.streams.ordering import LATE, STEP, Refused, place
 from gamsi.streams.policy.dump import policy_to_dict
 from gamsi.streams.policy.load import load_policy
@@ -29,6 +29,7 @@ from gamsi.streams.policy.model import HEARTBEAT_ITEM, Policy, Watch
 from gamsi.streams.rules import nodata
 from gamsi.streams.rules.machine import GAP_INTERVALS, Rule
 from gamsi.streams.rules.registry import build_processors
+from gamsi.streams.staleness import sweep
 from gamsi.streams.state import NEVER, STATE_VERSION, HostState, load
 
 _TABLE_CACHE = 100_000
@@ -131,7 +132,7 @@ class Engine:
         tags = tuple(batch.tags)
         table = self.table(host, batch.os, tags)
         if restored:
-            _adopt(state, table)
+            adopt(state, table.rules)
         if where == STEP:
             state.steps += 1
             self._rebase(state, table, t, interval)
@@ -168,7 +169,8 @@ class Engine:
             if change is not None:
                 events.append(value_event(rule, st, "", host, t, change, batch.tags))
         if interval > 0:
-            self._sweep(state, table, t, self.stale_intervals * interval, host, batch.tags, events)
+            bound = self.stale_intervals * interval
+            events += sweep(state, table.rules, t, bound, host, batch.tags)
         return state, events
 
     def tick(
@@ -191,7 +193,7 @@ class Engine:
         state.tick = now
         table = self.table(host, state.os, tuple(state.tags))
         if restored:
-            _adopt(state, table)
+            adopt(state, table.rules)
         events = []
         for key, st in state.series.items():
             nd = st.nd
@@ -262,49 +264,6 @@ class Engine:
                         events.append(
                             value_event(rule, st, instance, batch.host, t, change, batch.tags)
                         )
-
-    def _sweep(
-        self, state: HostState, table: HostTable, t: float, bound: float, host: str,
-        tags: list[str], events: list,
-    ) -> None:  # fmt: skip
-        """Series missing from the host's batches for longer than ``bound`` are gone: close
-        their value problems ("instance gone") and forget them, unless a no-data condition
-        watches them (then it decides what their absence means)."""
-        horizon = t - bound
-        if state.resumed >= horizon:
-            return  # the host itself was away until recently: nothing is missing yet
-        gone = [
-            k
-            for k, st in state.series.items()
-            if st.last < horizon and st.last != NEVER and (st.sev or st.nd is None)
-        ]
-        for key in gone:
-            st = state.series[key]
-            name, _, instance = key.partition("\t")
-            events += closing_events(name, instance, st, host, t, "gone", tags, nodata=False)
-            rule = table.rules.get(name)
-            if st.nd is None or rule is None:
-                del state.series[key]
-                continue
-            fresh = rule.new_state()
-            fresh.last, fresh.nd = st.last, st.nd
-            fresh.open = st.open if st.nd.active else None
-            state.series[key] = fresh
-        if gone and state.derived:
-            alive = {k.partition("\t")[2] for k in state.series}
-            for pkey in [k for k in state.derived if k.partition("\t")[2] not in alive]:
-                del state.derived[pkey]
-
-
-def _adopt(state: HostState, table: HostTable) -> None:
-    """A state read back from the changelog: fill in what version 1 did not record (the
-    item of an open problem), from the watch that applies now."""
-    for key, st in state.series.items():
-        if st.open is None and (st.sev or (st.nd is not None and st.nd.active)):
-            rule = table.rules.get(key.partition("\t")[0])
-            if rule is not None:
-                level = rule.levels.get(st.sev)
-                st.open = [rule.item, 0.0, level.threshold if level else 0.0]
 
 
 def new_state() -> HostState:

@@ -104,3 +104,14 @@ def _restart_evidence(rule: Rule, st: Series) -> None:
         st.agg.clear()
     if st.sev and st.open is not None:
         st.open[2] = rule.levels[st.sev].threshold
+
+
+def adopt(state: HostState, rules: dict[str, Rule]) -> None:
+    """A state read back from the changelog: fill in what version 1 did not record (the
+    item of an open problem), from the watch that applies now."""
+    for key, st in state.series.items():
+        if st.open is None and (st.sev or (st.nd is not None and st.nd.active)):
+            rule = rules.get(key.partition("\t")[0])
+            if rule is not None:
+                level = rule.levels.get(st.sev)
+                st.open = [rule.item, 0.0, level.threshold if level else 0.0]

@@ -120,8 +120,9 @@ def _reset(table: MutableMapping[str, Any], host: str, partition: int, during: s
 class Watching:
     """Whether a tick on a partition may judge silence: the pipeline saw what there was.
 
-    A tick watches only when it is fresh (sent at most ``gap`` seconds ago: a tick
-    queued while the worker was down is not evidence) and every metric batch that was
+    A tick watches only when it is fresh (sent at most ``gap`` seconds from now either way:
+    a tick queued while the worker was down is not evidence, nor one stamped in the
+    future) and every metric batch that was
     on the partition at the previous tick has been judged (a lagging partition is not
     evidence either). ``highwater(partition)`` gives the partition's end offset as the
     consumer last saw it, ``done(partition)`` the next offset to judge (None: unknown).
@@ -141,7 +142,7 @@ class Watching:
     def __call__(self, partition: int, sent: float, now: float) -> bool:
         previous = self._previous.get(partition)
         self._previous[partition] = self.highwater(partition)
-        if now - sent > self.gap:
+        if not abs(now - sent) <= self.gap:  # queued, or from a clock we cannot follow (NaN too)
             return False
         done = self.done(partition)
         return previous is not None and done is not None and done >= previous

@@ -66,5 +66,7 @@ def test_watching_needs_a_fresh_tick_and_a_caught_up_partition():
     assert w(0, sent=1015.0, now=1015.1)  # all that was there at the previous tick is judged
     assert not w(0, sent=1020.0, now=1100.0)  # a tick queued for 80 s is not evidence
     assert w(0, sent=1025.0, now=1025.1)
+    assert not w(0, sent=1e300, now=1026.0)  # a tick from the future (forged): not evidence
+    assert not w(0, sent=float("nan"), now=1027.0)
     done[0] = None
     assert not w(0, sent=1030.0, now=1030.1)  # nothing known about this partition
