@@ -75,7 +75,7 @@ def policy_from_dict(
     )
     processors_raw = r.mapping(d.get("processors"), "processors", _any_key(d.get("processors")))
     processors = {
-        str(name): r.mapping(params, f"processors.{name}", _any_key(params))
+        r.name(name, "processors"): r.mapping(params, f"processors.{name}", _any_key(params))
         for name, params in processors_raw.items()
     }
     check_processors(r, processors)
