@@ -10,6 +10,7 @@ import time
 from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -21,7 +22,15 @@ from gamsi.schemas.codec import decode, encode
 from gamsi.schemas.records import MAX_DEAD_LETTER_BYTES, DeadLetter, MetricBatch, Sample
 from gamsi.schemas.records import SeverityEvent as Event
 from gamsi.settings import Settings
-from tests.integration.kafka_io import committed, free_port, produce, until, wait_for_records
+from tests.integration.kafka_io import (
+    CPU_SPIKE_POLICY,
+    committed,
+    free_port,
+    gamsi_service,
+    produce,
+    until,
+    wait_for_records,
+)
 from tests.support.slack_standin import SlackStandIn, slack_standin  # noqa: F401
 
 TOKEN = "xoxb-standin-token-0123456789"
@@ -170,3 +179,33 @@ async def test_poison_records_are_dead_lettered_once_and_consumers_go_on(
     reasons = {d.reason for d in again if d.worker.startswith("notifier")}
     assert any("severity: expected a severity 0..5, got 6" in r for r in reasons)
     assert any("tags: expected a list of strings, got a list of 1 item" in r for r in reasons)
+
+
+async def test_stream_worker_dead_letters_poison_batches_and_judges_the_next(
+    settings: Settings, tmp_path: Path, unique: str
+) -> None:
+    """The real Faust worker: 200 kB of control bytes (once dropped without a dead
+    letter), a 1,000-deep tags list and an impossible time each become one bounded dead
+    letter; the good batch after them is judged."""
+    host = f"web-{unique}"
+    good = MetricBatch(host, time.time(), [Sample("cpu.util", 97.0)], os="linux")
+    poison = [CONTROL, _nested_tags(encode(good)), encode(replace(good, ts=1e300))]
+    await produce(
+        settings,
+        settings.kafka.metrics_topic,
+        [(host.encode(), p) for p in [*poison, encode(good)]],
+    )
+    s = replace(settings, streams=replace(settings.streams, policy_path=CPU_SPIKE_POLICY))
+    with gamsi_service(s, "streams", "run", log=tmp_path / "streams.log") as worker:
+        events = await wait_for_records(
+            s, s.kafka.events_topic, lambda got: len(got) >= 1, decode, within=90, service=worker
+        )
+        letters = await _dead_letters(s, 3)
+        assert worker.poll() is None, "the worker must survive poison batches"
+    assert [(e.host, e.transition) for e in events] == [(host, "raise")]
+    assert [letter.offset for letter in letters] == [0, 1, 2]
+    assert letters[0].payload_size == len(CONTROL)
+    assert letters[0].reason.startswith("not JSON")
+    assert "tags: expected a list of strings, got a list of 1 item" in letters[1].reason
+    assert "ts: expected seconds since 1970" in letters[2].reason
+    assert all(len(encode(letter)) < MAX_DEAD_LETTER_BYTES for letter in letters)
