@@ -113,7 +113,9 @@ def add_commands(sub: Any) -> None:
         "store metrics, events and deliveries from Kafka; serve the read-only query endpoint",
     )
     query = command(hsub, "query", _query, "run one read-only SQL statement on the history")
-    query.add_argument("sql", help="SELECT/SHOW/DESCRIBE/WITH/EXPLAIN statement")
+    query.add_argument(
+        "sql", help="one SELECT over Gamsi's tables (docs/history.md: what /query accepts)"
+    )
     query.add_argument("--json", action="store_true", help="print JSON instead of a table")
     report = command(
         hsub,
