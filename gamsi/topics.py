@@ -8,7 +8,7 @@ deliveries topic used to be declared by the notifier with 30 days and by the
 history writer with 7; whichever started first won).
 
 :func:`read_compacted` is the one reader of a compacted topic (policies, the
-notifier's ledger, acknowledgements): it reads from the beginning to the end
+notifier's ledger, acknowledgements, silences): it reads from the beginning to the end
 that the topic had when it was called, and can then follow it.
 
 Retention, for the record: samples are judged within seconds and kept in
@@ -86,6 +86,7 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
         # One partition, compacted: read whole by every reader; the latest value per key wins.
         TopicSpec(k.policies_topic, 1, r, compact),
         TopicSpec(n.acks_topic, 1, r, compact),
+        TopicSpec(n.silences_topic, 1, r, compact),
         TopicSpec(
             n.ledger_topic,
             1,

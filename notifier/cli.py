@@ -69,7 +69,10 @@ def _print_acks(acks: list[tuple[Any, dict[str, Any]]]) -> int:
 
 
 def add_commands(sub: Any) -> None:
-    """Register this stage's subcommands on the `gamsi` parser."""
+    """Register this stage's subcommands on the `gamsi` parser (and `gamsi silence`)."""
+    from gamsi.notifier.silence_cli import add_commands as add_silence_commands
+
+    add_silence_commands(sub)
     notifier = sub.add_parser("notifier", help="send severity events to people")
     nsub = notifier.add_subparsers(dest="notifier_command", required=True)
     command(nsub, "run", _run, "consume severity events and notify (until SIGTERM)")

@@ -62,6 +62,11 @@ class NotifierSettings:
     acks_topic: str = opt(
         "gamsi.acks", "Topic of acknowledgements (`gamsi ack EVENT` writes, the notifier reads)."
     )
+    silences_topic: str = opt(
+        "gamsi.silences",
+        "Compacted topic of silences (`gamsi silence add` writes; the notifier and the "
+        "remediator read it whole at start and follow it).",
+    )
     retry_attempts: int = opt(5, "Attempts per message before it is logged as failed.")
     retry_delay: float = opt(
         1.0, "Seconds before the first retry; doubles per attempt (a 429's Retry-After wins)."

@@ -8,8 +8,9 @@ route and recipient" is a set-membership test in the ledger.
 The delivery log is one record per delivery outcome, for ClickHouse's
 ``deliveries`` table. Keys are exactly the table's columns plus ``v`` and
 ``kind``; the history writer stores them as they are. Results: ``sent``,
-``failed``, ``suppressed`` (a maintenance window) and ``deduplicated`` (the
-ledger says it already went out).
+``failed``, ``suppressed`` (a maintenance window or a silence), ``deduplicated`` (the
+ledger says it already went out) and ``no_contact`` (a route matched the event and
+none of its contacts took it: the fallback is told instead).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import orjson
 from gamsi.notifier.routing import Contact, Route
 from gamsi.schemas.records import SCHEMA_VERSION, SeverityEvent
 
-RESULTS = ("sent", "failed", "suppressed", "deduplicated")
+RESULTS = ("sent", "failed", "suppressed", "deduplicated", "no_contact")
 
 Told = tuple[str, str, str, str]
 """Who was told about a problem: (route name, recipient name, channel name, address)."""
@@ -106,6 +107,30 @@ def delivery_record(
         "result": result,
         "attempts": attempts,
         "error": error,
+    }
+
+
+def no_contact_record(
+    event: SeverityEvent, route: str, recipients: str, reason: str, ts: float
+) -> dict[str, Any]:
+    """The delivery-log record of a route that matched ``event`` and reached no contact
+    (``channel`` empty, ``recipients`` the route's, ``reason`` why each contact declined)."""
+    return {
+        "v": SCHEMA_VERSION,
+        "kind": "delivery",
+        "ts": ts,
+        "event_id": event.event_id,
+        "route": route,
+        "channel": "",
+        "recipient": recipients,
+        "host": event.host,
+        "item": event.item,
+        "instance": event.instance,
+        "severity": int(event.severity),
+        "transition": event.transition,
+        "result": "no_contact",
+        "attempts": 0,
+        "error": reason[:1000],
     }
 
 

@@ -26,22 +26,33 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import Counter
+from collections import ChainMap, Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from gamsi.notifier.channels import Channel
+from gamsi.notifier.channels.console import ConsoleChannel
 from gamsi.notifier.deliveries import Delivery, DeliverySink, Told, thread_key
 from gamsi.notifier.group import Group, Grouper
 from gamsi.notifier.ledger import Ledger
 from gamsi.notifier.lifecycle import Problem, ProblemBook
-from gamsi.notifier.mute import muted_by
+from gamsi.notifier.mute import Mute, muted_by
 from gamsi.notifier.outbox import Outbox
 from gamsi.notifier.remediation import RemediationNotes
 from gamsi.notifier.retry import RateLimiter, RetryPolicy, Sleep
-from gamsi.notifier.route import FOLLOWS, kind_of, route_event, to_told
-from gamsi.notifier.routing import Maintenance, RoutingConfig
+from gamsi.notifier.route import (
+    FALLBACK_CHANNEL,
+    FOLLOWS,
+    fallback_deliveries,
+    kind_of,
+    route_event,
+    to_told,
+    unreached,
+)
+from gamsi.notifier.routing import RoutingConfig
+from gamsi.notifier.secrets import Secrets
+from gamsi.notifier.silences import SilenceBook
 from gamsi.schemas.records import SeverityEvent
 
 log = logging.getLogger(__name__)
@@ -71,6 +82,10 @@ class Pipeline:
         self.options = options or PipelineOptions()
         self.book = ProblemBook()
         self.grouper = Grouper()
+        # the fallback's last resort, the log, behind the routing file's channels
+        console = ConsoleChannel(FALLBACK_CHANNEL, {"stream": "log"}, Secrets())
+        channels = ChainMap(channels, {FALLBACK_CHANNEL: console})  # type: ignore[arg-type]
+        limiters = ChainMap(limiters, {FALLBACK_CHANNEL: RateLimiter()})  # type: ignore[arg-type]
         self.outbox = Outbox(
             channels, limiters, ledger, self.book, self.options.policy, sleep,
             self.options.dashboard_url,
@@ -82,6 +97,12 @@ class Pipeline:
                 self.book.load(key, body)
         self.notes = RemediationNotes()
         self.outbox.remediation = self.notes.line
+        self.silences = SilenceBook()
+        """Silences in force (the service follows the silences topic into it)."""
+
+    def muted(self, event: SeverityEvent, now: float) -> Mute | None:
+        """The maintenance window or silence that mutes ``event`` now (:mod:`.mute`)."""
+        return muted_by(self.config, event, now, self.silences)
 
     # -- intake -------------------------------------------------------------------
 
@@ -93,7 +114,7 @@ class Pipeline:
             event = replace(event, item=problem.event.item)  # an old worker's policy recovery
         deliveries = self._deliveries(event, problem, now)
         current = self.book.apply(event, now)
-        window = muted_by(self.config, event, now)
+        window = self.muted(event, now)
         owed: list[Told] = []
         for d in deliveries:
             if window is not None:
@@ -123,7 +144,13 @@ class Pipeline:
     ) -> list[Delivery]:
         if kind_of(event) not in FOLLOWS:
             escalated = dict(problem.escalated) if problem else {}
-            return route_event(self.config, event, now, escalated)
+            out = route_event(self.config, event, now, escalated)
+            if not out:  # matched routes, reached nobody: say so, and tell the fallback
+                missed = unreached(self.config, event, now, escalated)
+                self.outbox.records += missed
+                if missed:
+                    out = fallback_deliveries(self.config, event)
+            return out
         if problem is None:
             log.info("%s: no open problem for %s, nobody to tell", event.event_id, event.transition)
             return []
@@ -131,9 +158,9 @@ class Pipeline:
             return route_event(self.config, event, now, dict(problem.escalated))
         return to_told(self.config, event, problem.told)
 
-    def _suppressed(self, d: Delivery, window: Maintenance, now: float, held: bool) -> None:
+    def _suppressed(self, d: Delivery, window: Mute, now: float, held: bool) -> None:
         note = "; held until it ends" if held else ""
-        self.outbox.record(d, "suppressed", 0, f"maintenance {window.name}{note}", now)
+        self.outbox.record(d, "suppressed", 0, f"{window.text}{note}", now)
 
     def _forget_threads(self, problem: Problem, notified: set[Told]) -> None:
         """The closed problem's threads of contacts that get no recovery now."""
@@ -154,18 +181,18 @@ class Pipeline:
         for d in self.notes.apply(self.config, self.book, row, now):
             problem = self.book.find(d.event)
             if problem is not None:
-                count += self._follow_up(problem, d, muted_by(self.config, d.event, now), now)
+                count += self._follow_up(problem, d, self.muted(d.event, now), now)
         return count
 
     def tick(self, now: float) -> int:
         """Buffer the follow-ups and held recoveries due now; returns how many were buffered."""
         count = 0
         for problem in list(self.book.problems.values()):
-            window = muted_by(self.config, problem.event, now)
+            window = self.muted(problem.event, now)
             for d in self.book.due(self.config, problem, now, mark=window is None):
                 count += self._follow_up(problem, d, window, now)
         for held in list(self.book.held.values()):
-            if muted_by(self.config, held.event, now) is None:
+            if self.muted(held.event, now) is None:
                 for d in to_told(self.config, held.event, held.owed):
                     if not self.outbox.was_sent(d):
                         self.outbox.acked[d.key] = held.acked_by
@@ -173,9 +200,7 @@ class Pipeline:
                 self.book.release(held)
         return count
 
-    def _follow_up(
-        self, problem: Problem, d: Delivery, window: Maintenance | None, now: float
-    ) -> int:
+    def _follow_up(self, problem: Problem, d: Delivery, window: Mute | None, now: float) -> int:
         """Buffer a follow-up of an open problem unless it went out, waits already, or a
         maintenance window covers it (then it is logged once, not on every tick)."""
         if self.outbox.was_sent(d) or self.grouper.holds(d.key):

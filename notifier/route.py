@@ -14,13 +14,30 @@ severity filters and hours say now, unless the route turned recovery notices off
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
 
-from gamsi.notifier.deliveries import Delivery, Told
+from gamsi.notifier.deliveries import Delivery, Told, no_contact_record
 from gamsi.notifier.routing import Contact, Match, Recipient, Route, RoutingConfig
-from gamsi.schemas.records import SeverityEvent
+from gamsi.schemas.records import Severity, SeverityEvent
 
 FOLLOWS = frozenset({"deescalate", "recover"})
 """Transitions that go to whoever was told, not to whoever the routes would pick now."""
+FALLBACK_ROUTE = "fallback"
+"""The route name of deliveries to ``defaults.fallback`` (docs/notifications.md)."""
+FALLBACK_CHANNEL = "gamsi-fallback"
+"""The built-in console channel (the log) that the fallback uses when none is configured."""
+
+
+@dataclass(frozen=True)
+class Choice:
+    """One contact of one recipient considered for an event on a route: taken when
+    ``reason`` is empty, else why not (what `gamsi notifier route-test` prints)."""
+
+    route: Route
+    recipient: str
+    contact: Contact
+    reason: str = ""
 
 
 def matching_routes(config: RoutingConfig, event: SeverityEvent) -> list[Route]:
@@ -47,6 +64,41 @@ def expand(config: RoutingConfig, names: tuple[str, ...]) -> list[Recipient]:
     return list(seen.values())
 
 
+def why_not(contact: Contact, level: int, ts: float) -> str:
+    """Why ``contact`` does not take an event of ``level`` at ``ts`` ('' when it does)."""
+    if contact.severities is not None and level not in contact.severities:
+        names = ", ".join(Severity(s).name.lower() for s in sorted(contact.severities))
+        return f"severity filter: takes only {names}"
+    if contact.window is not None and not contact.window.active(ts):
+        return f"out of hours: {contact.window.describe()}"
+    return ""
+
+
+def choices(
+    config: RoutingConfig,
+    event: SeverityEvent,
+    route: Route,
+    names: tuple[str, ...],
+    now: float,
+    kind: str,
+) -> list[Choice]:
+    """Every contact of ``names`` (teams expanded) for ``event`` on ``route`` at ``now``:
+    taken, or why not (its severities, its hours, an address already taken)."""
+    level = event.previous if kind == "recover" else event.severity
+    out: list[Choice] = []
+    reached: set[tuple[str, str]] = set()
+    for recipient in expand(config, names):
+        for contact in recipient.contacts:
+            where = (contact.channel, contact.to)
+            reason = why_not(contact, level, now)
+            if not reason and where in reached:
+                reason = "same channel and address as an earlier contact of this route"
+            if not reason:
+                reached.add(where)
+            out.append(Choice(route, recipient.name, contact, reason))
+    return out
+
+
 def deliveries_for(
     config: RoutingConfig,
     event: SeverityEvent,
@@ -57,17 +109,53 @@ def deliveries_for(
     step: str = "",
 ) -> list[Delivery]:
     """One delivery per contact of ``names`` that takes the event's level at ``now``."""
-    level = event.previous if kind == "recover" else event.severity
-    out: list[Delivery] = []
-    reached: set[tuple[str, str]] = set()
-    for recipient in expand(config, names):
-        for contact in recipient.contacts:
-            where = (contact.channel, contact.to)
-            if where in reached or not contact.takes(level, now):
-                continue
-            reached.add(where)
-            out.append(Delivery(event, route, recipient.name, contact, kind, step))
+    return [
+        Delivery(event, route, c.recipient, c.contact, kind, step)
+        for c in choices(config, event, route, names, now, kind)
+        if not c.reason
+    ]
+
+
+def route_names(route: Route, escalated: dict[str, int] | None) -> tuple[str, ...]:
+    """The route's recipients plus those of the escalation steps fired on it."""
+    names = route.recipients
+    for step in route.escalations[: (escalated or {}).get(route.name, 0)]:
+        names = (*names, *step.recipients)
+    return names
+
+
+def unreached(
+    config: RoutingConfig, event: SeverityEvent, now: float, escalated: dict[str, int]
+) -> list[dict[str, Any]]:
+    """``no_contact`` delivery-log records, one per route that matches ``event`` (a raise
+    or escalation) and none of whose contacts takes it at ``now``; empty when no route
+    matches or a contact takes it (then :func:`route_event` has deliveries)."""
+    out = []
+    kind = kind_of(event)
+    for route in matching_routes(config, event):
+        names = route_names(route, escalated)
+        why = [
+            f"{c.recipient} {c.contact.channel}: {c.reason}"
+            for c in choices(config, event, route, names, now, kind)
+        ]
+        reason = "; ".join(why) or "no contact"
+        out.append(no_contact_record(event, route.name, ",".join(names), reason, now))
     return out
+
+
+def fallback_deliveries(config: RoutingConfig, event: SeverityEvent) -> list[Delivery]:
+    """Deliveries to ``defaults.fallback`` for an event that matched routes and reached no
+    contact: every contact of the fallback recipients, whatever their hours and severities
+    (the last resort must hear it); without ``defaults.fallback``, the log console."""
+    kind = kind_of(event)
+    route = Route(FALLBACK_ROUTE, Match(), config.fallback or ("console",))
+    if not config.fallback:
+        return [Delivery(event, route, "console", Contact(FALLBACK_CHANNEL, ""), kind)]
+    reached: dict[tuple[str, str], Delivery] = {}
+    for recipient in expand(config, config.fallback):
+        for c in recipient.contacts:
+            reached.setdefault((c.channel, c.to), Delivery(event, route, recipient.name, c, kind))
+    return list(reached.values())
 
 
 def kind_of(event: SeverityEvent) -> str:
@@ -87,11 +175,7 @@ def route_event(
     for route in matching_routes(config, event):
         if kind == "recover" and not route.notify_recovery:
             continue
-        names = route.recipients
-        fired = (escalated or {}).get(route.name, 0)
-        for step in route.escalations[:fired]:
-            names = (*names, *step.recipients)
-        out.extend(deliveries_for(config, event, route, names, now, kind))
+        out.extend(deliveries_for(config, event, route, route_names(route, escalated), now, kind))
     return out
 
 

@@ -29,6 +29,14 @@ class Window:
     ranges: tuple[tuple[time, time], ...]
     tz: ZoneInfo
 
+    def describe(self) -> str:
+        """``mon-fri 09:00-18:00 Asia/Seoul`` (for route-test and logs)."""
+        days = "every day" if len(self.days) == 7 else ",".join(DAYS[d] for d in sorted(self.days))
+        hours = ", ".join(
+            f"{a:%H:%M}-{'24:00' if b.second == 59 else format(b, '%H:%M')}" for a, b in self.ranges
+        )
+        return f"{days} {hours} {self.tz.key}"
+
     def active(self, ts: float) -> bool:
         local = datetime.fromtimestamp(ts, self.tz)
         now, weekday = local.time(), local.weekday()

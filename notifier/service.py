@@ -35,6 +35,7 @@ from gamsi.notifier.remediation import follow as follow_remediations
 from gamsi.notifier.retry import RateLimiter, RetryPolicy
 from gamsi.notifier.routing import RoutingConfig, default_routing, load_routing
 from gamsi.notifier.secrets import SecretError, Secrets
+from gamsi.notifier.silence_store import start_following
 from gamsi.schemas.codec import decode_severity_event
 from gamsi.schemas.records import DeadLetter
 from gamsi.settings import ConfigError, Settings
@@ -48,6 +49,15 @@ def load_config(settings: Settings) -> RoutingConfig:
     if settings.notifier.routing_file:
         return load_routing(settings.notifier.routing_file)
     return default_routing(slack=bool(settings.notifier.resolved_slack_token()))
+
+
+def checked_config(settings: Settings) -> RoutingConfig:
+    """The routing file of ``settings``, parsed and with every channel built (secrets
+    resolved), as at start; raises ConfigError naming the file, line and key. What a
+    reload checks before it replaces the routing in force."""
+    config = load_config(settings)
+    build_channels(config, settings, Secrets())  # sessions open lazily: nothing to close
+    return config
 
 
 def build_channels(
@@ -146,15 +156,22 @@ async def _replay_acks(consumer: AIOKafkaConsumer, topic: str, pipeline: Pipelin
     await read_compacted(consumer, topic, apply)
 
 
-async def run_notifier(settings: Settings, stop: asyncio.Event | None = None) -> None:
-    """Consume severity events and notify until ``stop`` is set (then flush and commit)."""
+async def run_notifier(
+    settings: Settings, stop: asyncio.Event | None = None, config: RoutingConfig | None = None
+) -> None:
+    """Consume severity events and notify until ``stop`` is set (then flush and commit).
+
+    ``config``: the routing to use (a reload passes the last one that validated); None
+    reads ``[notifier] routing_file`` (or the built-in default).
+    """
     stop = stop or asyncio.Event()
     n = settings.notifier
     secrets = Secrets()
     redact = secrets.log_filter()
     for handler in logging.getLogger().handlers:
         handler.addFilter(redact)
-    config = load_config(settings)
+    config = config or load_config(settings)
+    log.info("routing from %s", config.source)
     channels, limiters = build_channels(config, settings, secrets)
     await ensure_topics(settings)
     producer = AIOKafkaProducer(
@@ -172,6 +189,7 @@ async def run_notifier(settings: Settings, stop: asyncio.Event | None = None) ->
     )
     follower: asyncio.Task[None] | None = None
     remedies: asyncio.Task[None] | None = None
+    silenced: asyncio.Task[None] | None = None
     api = None
     await producer.start()
     try:
@@ -189,13 +207,15 @@ async def run_notifier(settings: Settings, stop: asyncio.Event | None = None) ->
         await _replay_acks(acks, n.acks_topic, pipeline)
         follower = asyncio.create_task(_follow_acks(acks, pipeline))
         remedies = asyncio.create_task(follow_remediations(settings, pipeline.remediation))
+        # the silences in force apply from the first event on
+        silenced = await start_following(settings, pipeline.silences)
         await consumer.start()
         try:
             await _consume(settings, consumer, producer, pipeline, stop)
         finally:
             await consumer.stop()
     finally:
-        for task in (follower, remedies):
+        for task in (follower, remedies, silenced):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):

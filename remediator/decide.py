@@ -7,8 +7,9 @@ in this order, and the first that fails is the recorded reason:
 
 1. the binding was stopped for this incident (cap, loop guard, unsafe value, dry run);
 2. a command of this binding is in flight, or a successful run waits for the recovery;
-3. **maintenance**: a window of the notifier's routing file covers the host
-   (the notifier's own definition, :func:`gamsi.notifier.mute.muted_by`) → skipped;
+3. **maintenance or silence**: a window of the notifier's routing file or a silence
+   covers the event (the notifier's own definition, :func:`gamsi.notifier.mute.muted_by`)
+   → skipped;
 4. **attempt cap**: ``max_attempts`` runs for this incident → stopped, escalates;
 5. **restart-loop guard** (Monit's "if N restarts within M cycles then unmonitor"):
    ``loop_runs`` runs of this script on this host within ``loop_window`` → stopped;
@@ -70,7 +71,8 @@ class Inflight:
 
 class Decider:
     """The remediator's state machine. ``bindings_for`` looks bindings up in the policy in
-    force; ``muted_by`` names the maintenance window covering an event (or None)."""
+    force; ``muted_by`` says what mutes an event (``maintenance NAME``, ``silence ...``)
+    or None."""
 
     def __init__(
         self, limits: RemediatorSettings, bindings_for: BindingsFor, muted_by: MutedBy, by: str
@@ -197,7 +199,7 @@ class Decider:
         attempt = incident.attempts.get(script, 0) + 1
         window = self.muted_by(event, now)
         if window:
-            self._once(out, incident, script, attempt, R.SKIPPED, f"maintenance {window}", now)
+            self._once(out, incident, script, attempt, R.SKIPPED, window, now)
             return out
         if attempt > b.max_attempts:
             return self._stop(incident, script, f"cap: {b.max_attempts} attempts made", now)

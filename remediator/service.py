@@ -6,7 +6,8 @@ This is the Kafka edge around the pure :class:`gamsi.remediator.decide.Decider`:
 * the policy in force: the configured one, then every policy applied on the policies
   topic (:func:`gamsi.streams.policy.feed.follow_policies`), like the stream workers, so
   bindings are looked up by the event's watch name and events stay small;
-* the notifier's routing file for maintenance windows (one definition, the notifier's);
+* the notifier's routing file for maintenance windows and the silences topic (one
+  definition of what is muted, the notifier's: :func:`gamsi.notifier.mute.muted_by`);
 * the results topic: read back over ``loop_window`` at start to rebuild the decider's
   state (:meth:`Decider.replay`), then followed for the agents' results.
 
@@ -33,6 +34,8 @@ from gamsi.collector.remediate import CommandGuard, SeenStore, state_dir
 from gamsi.kafka_auth import kafka_client_options
 from gamsi.notifier.mute import muted_by
 from gamsi.notifier.routing import RoutingConfig, load_routing
+from gamsi.notifier.silence_store import start_following
+from gamsi.notifier.silences import SilenceBook
 from gamsi.remediator import records as R
 from gamsi.remediator.audit import read_rows
 from gamsi.remediator.decide import Decider, MutedBy, Output
@@ -102,14 +105,15 @@ class PolicyBindings:
         return ()
 
 
-def maintenance_check(settings: Settings) -> MutedBy:
-    """The notifier's maintenance windows (its routing file), as the decider asks for them."""
+def maintenance_check(settings: Settings, silences: SilenceBook | None = None) -> MutedBy:
+    """The notifier's maintenance windows (its routing file) and silences, as the decider
+    asks for them: ``maintenance NAME`` or ``silence ID until ... by ...: comment``."""
     path = settings.notifier.routing_file
     config: RoutingConfig | None = load_routing(path) if path else None
 
     def check(event: SeverityEvent, now: float) -> str | None:
-        window = muted_by(config, event, now) if config is not None else None
-        return window.name if window else None
+        mute = muted_by(config, event, now, silences)
+        return mute.text if mute else None
 
     return check
 
@@ -125,7 +129,10 @@ class Remediator:
         self.bindings = PolicyBindings(
             load_policy(settings.streams.policy_path or None, settings.streams.default_os)
         )
-        self.decider = Decider(self.r, self.bindings, maintenance_check(settings), self.by)
+        self.silences = SilenceBook()
+        self.decider = Decider(
+            self.r, self.bindings, maintenance_check(settings, self.silences), self.by
+        )
         self.producer = AIOKafkaProducer(
             **kafka_client_options(settings), acks="all", enable_idempotence=True
         )
@@ -202,6 +209,7 @@ class Remediator:
             for ready, task in ((policies, tasks[0]), (self.replayed, tasks[1])):
                 await _until(ready, task)
             log.info("state rebuilt from %s; policy in force", self.r.results_topic)
+            tasks.append(await start_following(s, self.silences))
             await events.start()
             try:
                 await self._consume(events, stop)

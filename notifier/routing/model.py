@@ -124,7 +124,8 @@ class RoutingConfig:
     """A whole routing file: channel options by name, recipients, routes, maintenance.
 
     ``source`` names the file (``<built-in>`` for :func:`default_routing`);
-    ``group_window`` and ``renotify_every`` are the file's defaults in seconds.
+    ``group_window`` and ``renotify_every`` are the file's defaults in seconds;
+    ``fallback`` the recipients of events nobody else is told about.
     """
 
     channels: dict[str, dict[str, Any]]
@@ -135,6 +136,9 @@ class RoutingConfig:
     group_window: float | None = None
     renotify_every: float = 0.0
     timezone: ZoneInfo = field(default=UTC)
+    fallback: tuple[str, ...] = ()
+    """``defaults.fallback``: recipients told when an event matches routes but reaches no
+    contact (empty: the log console)."""
 
 
 def _globs(patterns: tuple[str, ...], value: str) -> bool:

@@ -86,6 +86,15 @@ def _recipient(
     )
 
 
+def _known(names: Any, recipients: dict[str, Recipient], where: str) -> None:
+    for name in names:
+        if name not in recipients:
+            raise ConfigError(
+                f"{where}: unknown recipient {name!r}; expected one of "
+                f"{', '.join(sorted(recipients)) or '(none declared under recipients:)'}"
+            )
+
+
 ROUTE_KEYS = {
     *("name", "match", "recipients", "notify_recovery"),
     *("renotify_every", "group_window", "escalate", "stop"),
@@ -120,12 +129,8 @@ def _route(raw: Any, recipients: dict[str, Recipient], where: str) -> Route:
                 tuple(get_str_list(step, "recipients", sw)),
             )
         )
-    for name in [*names, *(n for e in escalations for n in e.recipients)]:
-        if name not in recipients:
-            raise ConfigError(
-                f"{where}.recipients: unknown recipient {name!r}; expected one of "
-                f"{', '.join(sorted(recipients)) or '(none declared under recipients:)'}"
-            )
+    _known([*names, *(n for e in escalations for n in e.recipients)], recipients,
+           f"{where}.recipients")  # fmt: skip
     if not names:
         raise ConfigError(f"{where}.recipients: expected at least one recipient")
     group = spec.get("group_window")
@@ -177,7 +182,9 @@ def parse_routing(data: Any, source: str) -> RoutingConfig:
     root = _mapping(data if data is not None else {}, source)
     check_keys(root, TOP_KEYS, source)
     defaults = _mapping(root.get("defaults", {}), f"{source}: defaults")
-    check_keys(defaults, {"timezone", "group_window", "renotify_every"}, f"{source}: defaults")
+    check_keys(
+        defaults, {"timezone", "group_window", "renotify_every", "fallback"}, f"{source}: defaults"
+    )
     tz = parse_zone(defaults.get("timezone", "UTC"), f"{source}: defaults.timezone")
     channels: dict[str, dict[str, Any]] = {}
     for name, spec in _mapping(root.get("channels", {}), f"{source}: channels").items():
@@ -195,6 +202,8 @@ def parse_routing(data: Any, source: str) -> RoutingConfig:
                 raise ConfigError(
                     f"{source}: recipients.{r.name}.members: unknown recipient {member!r}"
                 )
+    fallback = tuple(get_str_list(defaults, "fallback", f"{source}: defaults"))
+    _known(fallback, recipients, f"{source}: defaults.fallback")
     raw_routes = root.get("routes", [])
     if not isinstance(raw_routes, list):
         raise ConfigError(f"{source}: routes: expected a list of routes")
@@ -225,6 +234,7 @@ def parse_routing(data: Any, source: str) -> RoutingConfig:
             defaults.get("renotify_every", 0), f"{source}: defaults.renotify_every"
         ),
         timezone=tz,
+        fallback=fallback,
     )
 
 

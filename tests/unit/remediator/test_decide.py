@@ -55,7 +55,7 @@ class World:
 
     def muted(self, e: SeverityEvent, now: float) -> str | None:
         if self.window and self.window[0] <= now < self.window[1]:
-            return "patching"
+            return "maintenance patching"
         return None
 
     def result(self, command: R.Command, t: float, status: str = R.OK, code: int = 0) -> Output:
