@@ -176,6 +176,7 @@ async def test_poison_records_are_dead_lettered_once_and_consumers_go_on(
     control = [d for d in again if d.payload_size == len(CONTROL)]
     assert len(control) == 3  # metrics (history) and events (notifier, history)
     assert all(d.reason.startswith("not JSON") for d in control)
+    assert all(d.payload == CONTROL[:4096].decode() for d in control), "cut, not dropped"
     reasons = {d.reason for d in again if d.worker.startswith("notifier")}
     assert any("severity: expected a severity 0..5, got 6" in r for r in reasons)
     assert any("tags: expected a list of strings, got a list of 1 item" in r for r in reasons)
