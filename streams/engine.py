@@ -19,7 +19,7 @@ from typing import Any
 import orjson
 
 from gamsi.schemas.records import MetricBatch, SeverityEvent
-from gamsi.streams.events import event_id, nodata_event, value_event
+from gamsi.streams.events import TRANSITIONS, event_id, nodata_event, value_event
 from gamsi.streams.migrate import adopt, migrate
 from gamsi.streams.ordering import LATE, STEP, Refused, place
 from gamsi.streams.policy.dump import policy_to_dict
@@ -272,5 +272,5 @@ def new_state() -> HostState:
 
 
 __all__ = [
-    "STATE_VERSION", "Engine", "Refused", "event_id", "load_policy", "new_state",
+    "STATE_VERSION", "TRANSITIONS", "Engine", "Refused", "event_id", "load_policy", "new_state",
 ]  # fmt: skip

@@ -48,7 +48,8 @@ def place(state: HostState, batch: MetricBatch) -> str:
             return LATE  # a replay of an earlier run
         if last is not None:
             _plausible(state, batch, last)
-        state.remember_run(state.run, state.seq)
+        if state.seq >= 0:  # a host's very first batch has no earlier run to remember
+            state.remember_run(state.run, state.seq)
         state.past.pop(run, None)
         state.run = run
         return STEP if t <= state.ts else APPLY
