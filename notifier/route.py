@@ -128,18 +128,24 @@ def unreached(
     config: RoutingConfig, event: SeverityEvent, now: float, escalated: dict[str, int]
 ) -> list[dict[str, Any]]:
     """``no_contact`` delivery-log records, one per route that matches ``event`` (a raise
-    or escalation) and none of whose contacts takes it at ``now``; empty when no route
-    matches or a contact takes it (then :func:`route_event` has deliveries)."""
-    out = []
+    or escalation), when none of the contacts of any of them takes it at ``now``; empty
+    when no route matches or some contact takes it (then :func:`route_event` has
+    deliveries)."""
     kind = kind_of(event)
-    for route in matching_routes(config, event):
-        names = route_names(route, escalated)
-        why = [
-            f"{c.recipient} {c.contact.channel}: {c.reason}"
-            for c in choices(config, event, route, names, now, kind)
-        ]
-        reason = "; ".join(why) or "no contact"
-        out.append(no_contact_record(event, route.name, ",".join(names), reason, now))
+    found = [
+        (route, names, choices(config, event, route, names, now, kind))
+        for route in matching_routes(config, event)
+        if kind != "recover" or route.notify_recovery
+        for names in [route_names(route, escalated)]
+    ]
+    if any(not c.reason for _, _, cs in found for c in cs):
+        return []
+    out = []
+    for route, names, cs in found:
+        reason = "; ".join(f"{c.recipient} {c.contact.channel}: {c.reason}" for c in cs)
+        out.append(
+            no_contact_record(event, route.name, ",".join(names), reason or "no contact", now)
+        )
     return out
 
 

@@ -31,7 +31,7 @@ class Window:
 
     def describe(self) -> str:
         """``mon-fri 09:00-18:00 Asia/Seoul`` (for route-test and logs)."""
-        days = "every day" if len(self.days) == 7 else ",".join(DAYS[d] for d in sorted(self.days))
+        days = "every day" if len(self.days) == 7 else days_text(self.days)
         hours = ", ".join(
             f"{a:%H:%M}-{'24:00' if b.second == 59 else format(b, '%H:%M')}" for a, b in self.ranges
         )
@@ -49,6 +49,20 @@ class Window:
             ):
                 return True
         return False
+
+
+def days_text(days: frozenset[int]) -> str:
+    """``mon-fri``, ``sat,sun``, ``mon,wed-fri`` (runs of three or more as ranges)."""
+    runs: list[list[int]] = []
+    for d in sorted(days):
+        if runs and runs[-1][-1] == d - 1:
+            runs[-1].append(d)
+        else:
+            runs.append([d])
+    parts = [
+        f"{DAYS[r[0]]}-{DAYS[r[-1]]}" if len(r) > 2 else ",".join(DAYS[d] for d in r) for r in runs
+    ]
+    return ",".join(parts)
 
 
 def parse_zone(value: object, where: str) -> ZoneInfo:

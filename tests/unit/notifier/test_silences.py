@@ -114,13 +114,15 @@ def test_expire_replaces_the_silence_and_a_tombstone_removes_it() -> None:
 
 
 def test_maintenance_and_silence_are_one_mechanism() -> None:
-    h = Harness(ROUTING + 'maintenance: [{name: patch, hosts: [web-1], days: all}]\n')
+    h = Harness(ROUTING + "maintenance: [{name: patch, hosts: [web-1], days: all}]\n")
     book = SilenceBook()
     book.add(silence())
     by_window = muted_by(h.config, event("web-1"), T, book)
     by_silence = muted_by(h.config, event("db-1"), T, book)
-    assert by_window is not None and by_window.text == "maintenance patch"
-    assert by_silence is not None and by_silence.kind == "silence"
+    assert by_window is not None
+    assert by_window.text == "maintenance patch"
+    assert by_silence is not None
+    assert by_silence.kind == "silence"
     assert by_silence.text.endswith("until 2027-01-15 10:00 UTC by kim: swap")
     assert muted_by(h.config, event("api-1"), T, book) is None
 
@@ -206,7 +208,7 @@ async def test_a_failed_recovery_script_does_not_page_while_silenced() -> None:
     assert remediation[0]["error"].startswith("silence ")
 
 
-def test_the_remediator_skips_what_a_silence_covers(tmp_path) -> None:  # noqa: ANN001
+def test_the_remediator_skips_what_a_silence_covers() -> None:
     from dataclasses import replace
 
     from gamsi.remediator.service import maintenance_check
