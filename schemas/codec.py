@@ -24,7 +24,7 @@ from gamsi.schemas.records import (
 )
 from gamsi.schemas.validate import (
     DecodeError,
-    check_batch,
+    check_batch_header,
     check_dead_letter,
     check_event,
     check_finite,
@@ -33,7 +33,7 @@ from gamsi.schemas.validate import (
 
 Record = MetricBatch | SeverityEvent | DeadLetter
 CHECKS: dict[str, Any] = {
-    MetricBatch.kind: check_batch,
+    MetricBatch.kind: check_batch_header,  # _metric_batch checks each sample itself
     SeverityEvent.kind: check_event,
     DeadLetter.kind: check_dead_letter,
 }

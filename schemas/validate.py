@@ -118,6 +118,20 @@ def check_batch(batch: Any) -> Any:
 
     host non-empty; ts in [1970, 2286); seq 0..2^63-1; interval 0..86,400 s; each sample
     with a non-empty item, a string instance and a finite value; tags a list of strings."""
+    check_batch_header(batch)
+    if not isinstance(batch.samples, list):
+        raise ValidationError(f"samples: expected a list, got {describe(batch.samples)}")
+    for i, sample in enumerate(batch.samples):
+        check_text(sample.item, f"samples[{i}].item", required=True)
+        check_text(sample.instance, f"samples[{i}].instance")
+        check_finite(sample.value, f"samples[{i}].value")
+    return batch
+
+
+def check_batch_header(batch: Any) -> Any:
+    """:func:`check_batch` without the per-sample checks, for a batch the codec decoded
+    (it checks each sample with the same rules while building it, so they run once on
+    the stream worker's hot path)."""
     check_text(batch.host, "host", required=True)
     check_timestamp(batch.ts, "ts", allow_zero=False)
     seq = batch.seq
@@ -128,12 +142,6 @@ def check_batch(batch: Any) -> Any:
         raise ValidationError(f"interval: expected 0..86400 s, got {describe(interval)}")
     check_text(batch.os, "os")
     check_tags(batch.tags, "tags")
-    if not isinstance(batch.samples, list):
-        raise ValidationError(f"samples: expected a list, got {describe(batch.samples)}")
-    for i, sample in enumerate(batch.samples):
-        check_text(sample.item, f"samples[{i}].item", required=True)
-        check_text(sample.instance, f"samples[{i}].instance")
-        check_finite(sample.value, f"samples[{i}].value")
     return batch
 
 
