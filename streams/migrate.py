@@ -8,8 +8,8 @@ worker still knows it) with the watch that applies now:
   duration, mode, window, aggregate, no-data): the series continues as it was;
 - **re-judge**: the levels, count or duration changed but the direction, mode,
   window and aggregate did not, and the current severity is still one of its
-  levels: the severity is kept, the evidence (runs, windows) restarts and the next
-  samples decide under the new thresholds;
+  levels: the severity is kept, the evidence judged against the old thresholds (runs,
+  counted breaches) restarts and the next samples decide under the new ones;
 - **close**: the watch is gone or no longer covers the instance, or its direction,
   mode, window, aggregate or no-data condition changed, or the severity is no longer
   one of its levels: every open problem of the series gets a recovery that names it
@@ -94,14 +94,13 @@ def migrate(
 
 
 def _restart_evidence(rule: Rule, st: Series) -> None:
-    """Keep severity and problem; forget evidence gathered under the old thresholds."""
+    """Keep severity and problem; forget evidence gathered under the old thresholds (runs
+    and counted breaches; an aggregate's window holds raw values and stays)."""
     st.clearing = None
     if rule.mode == "window":
         st.body = []
     else:
         st.body = duration.new_runs(len(rule.sevs))
-    if st.agg is not None:
-        st.agg.clear()
     if st.sev and st.open is not None:
         st.open[2] = rule.levels[st.sev].threshold
 

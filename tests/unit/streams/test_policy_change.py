@@ -92,3 +92,16 @@ def test_a_nodata_problem_of_a_removed_watch_is_closed_with_its_identity():
         "nginx",
         "recover",
     )
+
+
+def test_a_new_threshold_on_an_average_judges_the_values_already_in_the_window():
+    cpu = {"name": "cpu", "item": "cpu.util", "window": "60s", "aggregate": "avg",
+           "levels": {"danger": ">= 95"}}  # fmt: skip
+    f = Feeder(make_engine(cpu))
+    for i in range(10):
+        f.push(10.0 * i, [Sample("cpu.util", 90.0)])
+    assert f.events == []
+    f.engine = Engine(make_engine({**cpu, "levels": {"danger": ">= 85"}}).policy, previous=f.engine)
+    # the window already covers 60 s of 90 %: the lowered threshold speaks at once
+    (e,) = f.push(100.0, [Sample("cpu.util", 90.0)])
+    assert (e.transition, e.severity, e.value, e.threshold) == ("raise", 3, 90.0, 85.0)
