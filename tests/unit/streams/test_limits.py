@@ -128,3 +128,20 @@ def test_a_tick_failing_for_one_host_goes_on_for_the_others():
     assert reported == ["bad"]
     assert table["bad"]["s"] is not good
     assert table["ok"]["s"] is good
+
+
+def test_a_forged_new_run_ahead_of_time_leaves_the_real_run_followable():
+    engine = make_engine(CPU)
+    state, _ = engine.process(None, _run("a", 1, NOW, 10.0))
+    state, _ = engine.process(state, _run("forged", 1, NOW + 299, 10.0))  # within max_future
+    state, events = engine.process(state, _run("a", 2, NOW + 10, 95.0))
+    assert [(e.transition, e.ts) for e in events] == [("raise", NOW + 10)]
+    state, events = engine.process(state, _run("a", 3, NOW + 20, 10.0))
+    assert [(e.transition, e.ts) for e in events] == [("recover", NOW + 20)]
+    assert state.late == 0
+
+
+def _run(run: str, seq: int, ts: float, cpu: float) -> MetricBatch:
+    batch = MetricBatch("h", ts, [Sample("cpu.util", cpu)], seq, 10.0, "linux")
+    batch.run = run
+    return batch
