@@ -29,6 +29,7 @@ async def test_breach_and_recovery_become_events_and_bad_input_a_dead_letter(
             _batch(host, t0, 97.0),
             (host.encode(), b'{"v": 1, "kind": "metric_batch", "host": "x", "ts": "soon"}'),
             _batch(host, t0 + 1, 12.0),
+            _batch(host, t0 + 1e6, 99.0),  # 11 days ahead of the worker's clock: refused
         ],
     )
     settings = replace(settings, streams=replace(settings.streams, policy_path=CPU_SPIKE_POLICY))
@@ -42,7 +43,7 @@ async def test_breach_and_recovery_become_events_and_bad_input_a_dead_letter(
             service=worker,
         )
         letters = await wait_for_records(
-            settings, settings.kafka.deadletter_topic, lambda got: len(got) >= 2, decode
+            settings, settings.kafka.deadletter_topic, lambda got: len(got) >= 3, decode
         )
         assert worker.poll() is None, "the worker must survive malformed input"
 
@@ -52,8 +53,9 @@ async def test_breach_and_recovery_become_events_and_bad_input_a_dead_letter(
     ]
     assert events[0].value == 97.0
     assert events[0].ts == t0
-    assert [letter.offset for letter in letters] == [0, 2]
+    assert [letter.offset for letter in letters] == [0, 2, 4]
     assert "not JSON" in letters[0].reason
     assert "ts: expected a number" in letters[1].reason
+    assert "ahead of this worker's clock (max_future = 300 s)" in letters[2].reason
     assert letters[0].payload == "{this is not json"
     assert letters[0].source_topic == settings.kafka.metrics_topic
