@@ -48,7 +48,9 @@ def _applier(
 
 
 async def read_silences(settings: Settings) -> SilenceBook:
-    """Every silence on the topic now (active, future and ended ones)."""
+    """Every silence on the topic now (active, future and ended ones). Creates the
+    declared topics first, so a fresh installation reads an empty list."""
+    await ensure_topics(settings)
     book = SilenceBook()
     topic = settings.notifier.silences_topic
     consumer = AIOKafkaConsumer(
