@@ -24,10 +24,14 @@ routes: [{name: ROUTE, recipients: [ops]}]
 """
 
 
+def _text(log: Path) -> str:
+    return log.read_text(errors="replace")
+
+
 async def _lines(log: Path, text: str, count: int, proc: object) -> None:
     async def enough() -> bool:
-        assert proc.poll() is None, log.read_text()[-3000:]  # type: ignore[attr-defined]
-        return log.read_text(errors="replace").count(text) >= count
+        assert proc.poll() is None, _text(log)[-3000:]  # type: ignore[attr-defined]
+        return _text(log).count(text) >= count
 
     await until(enough, f"{count} × {text!r} in the notifier's log", within=90)
 
@@ -84,7 +88,7 @@ async def test_sighup_takes_a_good_routing_file_and_keeps_the_old_one_for_a_bad_
         os.kill(proc.pid, signal.SIGHUP)  # as `systemctl reload` would, unchecked
         await _lines(log, "reload failed, keeping the running configuration", 1, proc)
         await _lines(log, "notifier consuming", 3, proc)
-        failed = [x for x in log.read_text().splitlines() if "reload failed" in x]
+        failed = [x for x in _text(log).splitlines() if "reload failed" in x]
         assert len(failed) == 1
         assert f"{routing}:4: routes[0]: unknown key 'to'" in failed[0]
         await produce_events(s, event("web-01", n=3))

@@ -95,7 +95,7 @@ async def test_silence_add_mutes_the_notifier_and_expire_lets_the_next_event_thr
 
 async def test_expire_of_an_unknown_id_is_one_line(settings: Settings, unique: str) -> None:
     s = replace(settings, notifier=replace(settings.notifier, silences_topic=f"t-{unique}.sil"))
-    code, out, err = await _cli(s, "silence", "expire", "feedbeef")
+    code, _, err = await _cli(s, "silence", "expire", "feedbeef")
     assert code == 2
     assert err.strip().splitlines() == [
         "gamsi: error: no silence with id 'feedbeef'; `gamsi silence list --all` shows ids"
