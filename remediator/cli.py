@@ -99,9 +99,9 @@ async def _send_and_wait(settings: Settings, cmd: Any, wait: float) -> Any:
     await ensure_topics(settings)
     consumer = AIOKafkaConsumer(**kafka_client_options(settings), group_id=None)
     producer = AIOKafkaProducer(**kafka_client_options(settings), acks="all")
-    await consumer.start()
-    await producer.start()
-    try:
+    try:  # started inside the try: a failed start is stopped too (no unclosed client)
+        await consumer.start()
+        await producer.start()
         tps = await all_partitions(consumer, r.results_topic)
         consumer.assign(tps)
         await consumer.seek_to_end(*tps)
@@ -154,9 +154,9 @@ async def read_log(settings: Settings, since: float) -> list[Any]:
     from gamsi.remediator.audit import read_rows
 
     consumer = AIOKafkaConsumer(**kafka_client_options(settings), group_id=None)
-    await consumer.start()
     rows: list[Any] = []
     try:
+        await consumer.start()
         await read_rows(consumer, settings.remediator.results_topic, since, rows.append)
     finally:
         await consumer.stop()

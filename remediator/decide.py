@@ -33,11 +33,12 @@ from __future__ import annotations
 
 from collections import defaultdict, deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from typing import Any
 
 from gamsi.notifier.deliveries import problem_key
 from gamsi.remediator import records as R
 from gamsi.remediator.config import RemediatorSettings
+from gamsi.remediator.incident import Incident, Inflight, event_of, template_fields
 from gamsi.remediator.records import Command, Remediation, command_id
 from gamsi.schemas.records import Severity, SeverityEvent
 from gamsi.streams.policy.remediate import Binding, UnsafeValue, check_value, render_args
@@ -48,25 +49,6 @@ GRACE = 5.0
 Output = list[tuple[Remediation, Command | None]]
 BindingsFor = Callable[[SeverityEvent], tuple[Binding, ...]]
 MutedBy = Callable[[SeverityEvent, float], str | None]
-
-
-@dataclass
-class Incident:
-    id: str
-    event: SeverityEvent
-    attempts: dict[str, int] = field(default_factory=dict)
-    stopped: set[str] = field(default_factory=set)
-    waiting: dict[str, float] = field(default_factory=dict)
-    last: dict[str, Remediation] = field(default_factory=dict)
-    noted: set[str] = field(default_factory=set)
-
-
-@dataclass
-class Inflight:
-    incident: str
-    host: str
-    script: str
-    deadline: float
 
 
 class Decider:
@@ -155,7 +137,7 @@ class Decider:
             return
         incident = self.incidents.get(row.incident)
         if incident is None:
-            incident = self.incidents[row.incident] = Incident(row.incident, _event_of(row))
+            incident = self.incidents[row.incident] = Incident(row.incident, event_of(row))
             self.open[key] = row.incident
         incident.noted.add(f"{row.script}:{row.attempt}:{row.status}:{row.reason.split(':')[0]}")
         if row.status in (R.ISSUED, R.DRY_RUN):
@@ -316,56 +298,7 @@ class Decider:
         return [(row, None)]
 
     def _row(
-        self, incident: Incident, script: str, status: str, now: float, **kw: object
+        self, incident: Incident, script: str, status: str, now: float, **kw: Any
     ) -> Remediation:
-        e = incident.event
-        row = Remediation(
-            ts=now,
-            status=status,
-            host=e.host,
-            script=script,
-            event_id=e.event_id,
-            incident=incident.id,
-            watch=e.watch,
-            item=e.item,
-            instance=e.instance,
-            severity=e.severity,
-            value=e.value,
-            by=self.by,
-            tags=list(e.tags),
-        )
-        for key, value in kw.items():
-            setattr(row, key, value)
-        return row
-
-
-def template_fields(event: SeverityEvent) -> dict[str, str]:
-    """The event fields a binding's argument templates may use, as text."""
-    return {
-        "host": event.host,
-        "item": event.item,
-        "instance": event.instance,
-        "value": f"{event.value:g}",
-        "severity": Severity(event.severity).name.lower(),
-        "watch": event.watch,
-    }
-
-
-def _event_of(row: Remediation) -> SeverityEvent:
-    """Enough of the incident's event to re-evaluate it after a restart."""
-    since = float(row.incident.rsplit("|", 1)[-1]) if "|" in row.incident else row.ts
-    return SeverityEvent(
-        event_id=row.event_id,
-        host=row.host,
-        item=row.item,
-        instance=row.instance,
-        watch=row.watch,
-        severity=row.severity,
-        previous=0,
-        transition="raise",
-        value=row.value,
-        threshold=0.0,
-        ts=row.ts,
-        since=since,
-        tags=list(row.tags),
-    )
+        e, iid = incident.event, incident.id
+        return Remediation.of_event(e, status, now, script=script, incident=iid, by=self.by, **kw)

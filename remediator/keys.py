@@ -14,6 +14,7 @@ import base64
 import hashlib
 import os
 from pathlib import Path
+from typing import Any
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
@@ -57,34 +58,33 @@ def keygen(private_path: Path, *, force: bool = False) -> tuple[Path, Path]:
     return private_path, public_path
 
 
-def load_private(path: Path) -> Ed25519PrivateKey:
+def _load(path: Path, kind: str, load: Any, expected: type) -> Any:
     try:
-        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+        key = load(path.read_bytes())
     except FileNotFoundError:
-        raise KeyFileError(
-            f"{path}: no private key; make one with `gamsi remediator keygen`"
-        ) from None
+        hint = "; make one with `gamsi remediator keygen`" if kind == "private" else ""
+        raise KeyFileError(f"{path}: no {kind} key file{hint}") from None
     except (OSError, ValueError, TypeError) as exc:
-        raise KeyFileError(
-            f"{path}: not a readable PEM private key ({type(exc).__name__})"
-        ) from None
-    if not isinstance(key, Ed25519PrivateKey):
-        raise KeyFileError(f"{path}: expected an Ed25519 private key, got {type(key).__name__}")
+        why = type(exc).__name__
+        raise KeyFileError(f"{path}: not a readable PEM {kind} key ({why})") from None
+    if not isinstance(key, expected):
+        raise KeyFileError(f"{path}: expected an Ed25519 {kind} key, got {type(key).__name__}")
     return key
+
+
+def load_private(path: Path) -> Ed25519PrivateKey:
+    """The remediator's signing key (PKCS#8 PEM, unencrypted); KeyFileError otherwise."""
+    return _load(
+        path,
+        "private",
+        lambda data: serialization.load_pem_private_key(data, password=None),
+        Ed25519PrivateKey,
+    )
 
 
 def load_public(path: Path) -> Ed25519PublicKey:
-    try:
-        key = serialization.load_pem_public_key(path.read_bytes())
-    except FileNotFoundError:
-        raise KeyFileError(f"{path}: no public key file") from None
-    except (OSError, ValueError, TypeError) as exc:
-        raise KeyFileError(
-            f"{path}: not a readable PEM public key ({type(exc).__name__})"
-        ) from None
-    if not isinstance(key, Ed25519PublicKey):
-        raise KeyFileError(f"{path}: expected an Ed25519 public key, got {type(key).__name__}")
-    return key
+    """An agent's trusted key (SubjectPublicKeyInfo PEM); KeyFileError otherwise."""
+    return _load(path, "public", serialization.load_pem_public_key, Ed25519PublicKey)
 
 
 def sign(key: Ed25519PrivateKey, payload: bytes) -> str:

@@ -60,6 +60,12 @@ class Command:
     by: str = ""
 
 
+COMMAND_FIELDS = (
+    "host", "script", "command_id", "event_id", "incident", "attempt", "watch", "item", "instance",
+)  # fmt: skip
+EVENT_FIELDS = ("host", "event_id", "watch", "item", "instance", "severity", "value")
+
+
 @dataclass(slots=True)
 class Remediation:
     """One audit row: a decision of the remediator or a result of a run (see the module)."""
@@ -92,21 +98,14 @@ class Remediation:
     @classmethod
     def about(cls, command: Command, status: str, ts: float, **more: Any) -> Remediation:
         """A row about ``command`` (its ids, host, script, args copied)."""
-        return cls(
-            ts=ts,
-            status=status,
-            host=command.host,
-            script=command.script,
-            command_id=command.command_id,
-            event_id=command.event_id,
-            incident=command.incident,
-            attempt=command.attempt,
-            watch=command.watch,
-            item=command.item,
-            instance=command.instance,
-            args=list(command.args),
-            **more,
-        )
+        same = {k: getattr(command, k) for k in COMMAND_FIELDS}
+        return cls(ts=ts, status=status, args=list(command.args), **same, **more)
+
+    @classmethod
+    def of_event(cls, event: Any, status: str, ts: float, **more: Any) -> Remediation:
+        """A row about a severity ``event`` (host, watch, item, instance, severity, value)."""
+        same = {k: getattr(event, k) for k in EVENT_FIELDS}
+        return cls(ts=ts, status=status, tags=list(event.tags), **same, **more)
 
     def summary(self) -> str:
         """'restart-nginx: exit 0 in 2.1 s' / 'restart-nginx: timed out after 30 s' / ..."""

@@ -82,6 +82,12 @@ def settings(kafka_bootstrap: str, chdb_dir: Path, tmp_path: Path, unique: str) 
             acks_topic=f"t-{unique}.acks",
         ),
         history=replace(base.history, dsn=f"chdb://{chdb_dir}", group_id=f"t-{unique}-history"),
+        remediator=replace(
+            base.remediator,
+            group_id=f"t-{unique}-remediator",
+            commands_topic=f"t-{unique}.commands",
+            results_topic=f"t-{unique}.remediations",
+        ),
     )
     asyncio.run(ensure_topics(s))
     return s

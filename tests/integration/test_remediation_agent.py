@@ -20,12 +20,13 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from gamsi.collector.remediate import listen, state_dir
 from gamsi.remediator import records as R
-from gamsi.remediator.keys import key_id, keygen, load_private, sign
+from gamsi.remediator.keys import key_id, load_private, sign
 from gamsi.remediator.records import Command, command_payload, decode_remediation
 from gamsi.remediator.records import signed_envelope as envelope_of
 from gamsi.settings import Settings
 from gamsi.topics import ensure_topics
 from tests.integration.kafka_io import produce, wait_for_records
+from tests.integration.test_remediator_service import trusted
 
 PWNED = Path("/tmp/gamsi-remediation-pwned")
 
@@ -35,8 +36,6 @@ class Bench:
 
     def __init__(self, settings: Settings, tmp: Path, unique: str) -> None:
         self.host = f"agent-{unique}"
-        private, public = keygen(tmp / "keys" / "remediator.key")
-        self.key = load_private(private)
         self.scripts = tmp / "scripts"
         self.scripts.mkdir(mode=0o755)
         self.marks = tmp / "marks"
@@ -45,18 +44,9 @@ class Bench:
             path = self.scripts / name
             path.write_text(f'#!/bin/sh\nprintf "%s\\n" "$@" > {self.marks}/$GAMSI_COMMAND_ID\n')
             path.chmod(mode)
-        r = settings.remediator
-        self.settings = replace(
-            settings,
-            collector=replace(settings.collector, host=self.host),
-            remediator=replace(
-                r,
-                commands_topic=f"{settings.kafka.events_topic}.commands",
-                results_topic=f"{settings.kafka.events_topic}.remediations",
-                public_key_file=str(public),
-                scripts_dir=str(self.scripts),
-            ),
-        )
+        s = trusted(settings, tmp, self.scripts)
+        self.settings = replace(s, collector=replace(s.collector, host=self.host))
+        self.key = load_private(Path(s.remediator.private_key_file))
         self.stop = asyncio.Event()
         self.task: asyncio.Task[None] | None = None
 

@@ -17,10 +17,10 @@ from pathlib import Path
 
 from gamsi.collector.remediate import state_dir
 from gamsi.history.writer import run_history
-from gamsi.remediator.keys import keygen
 from gamsi.settings import Settings
 from tests.integration.kafka_io import free_port, gamsi_service
 from tests.integration.test_pipeline_e2e import _history_rows
+from tests.integration.test_remediator_service import trusted
 from tests.support.slack_standin import SlackStandIn
 
 TOKEN = "xoxb-remediation-e2e"
@@ -49,32 +49,22 @@ def _setup(settings: Settings, tmp: Path, host: str, slack_url: str) -> tuple[Se
     check = tmp / "check-app"
     _executable(check, f"#!/bin/sh\nif [ -e {flag} ]; then echo 1; else echo 0; fi\n")
     (tmp / "policy.yaml").write_text(POLICY)
-    private, public = keygen(tmp / "keys" / "remediator.key")
-    topic = settings.kafka.events_topic
+    s = trusted(settings, tmp, scripts)
     return replace(
-        settings,
+        s,
         collector=replace(
-            settings.collector,
+            s.collector,
             host=host,
             interval=1.0,
             inputs=["command"],
             commands=[f"app.broken: {check}"],
             command_timeout=0.5,
         ),
-        streams=replace(settings.streams, policy_path=str(tmp / "policy.yaml")),
+        streams=replace(s.streams, policy_path=str(tmp / "policy.yaml")),
         notifier=replace(
-            settings.notifier, slack_token=TOKEN, slack_channel="#ops", slack_base_url=slack_url
+            s.notifier, slack_token=TOKEN, slack_channel="#ops", slack_base_url=slack_url
         ),
-        history=replace(settings.history, query_port=free_port(), flush_interval=0.2),
-        remediator=replace(
-            settings.remediator,
-            group_id=f"{topic}-remediator",
-            commands_topic=f"{topic}.commands",
-            results_topic=f"{topic}.remediations",
-            private_key_file=str(private),
-            public_key_file=str(public),
-            scripts_dir=str(scripts),
-        ),
+        history=replace(s.history, query_port=free_port(), flush_interval=0.2),
     ), flag
 
 
