@@ -6,6 +6,8 @@ The proof that a predictor is one file plus one registration. It emits
 or when the disk is still below ``min_used_pct`` (the node-exporter mixin's
 "filling up *and* less than 15 % free" idea, so a fast-growing but nearly empty
 disk does not page anyone). The default policy watches it below 24 h and 4 h.
+The history is thinned to :data:`MAX_POINTS` points over the lookback, so one
+host's state stays small whatever its collection interval.
 """
 
 from __future__ import annotations
@@ -14,6 +16,11 @@ from typing import Any
 
 from gamsi.streams.policy.values import Reader, join
 from gamsi.streams.rules.registry import StreamProcessor, register
+
+MAX_POINTS = 240
+"""Points kept per mount: at most one per ``lookback / 240`` (90 s for 6 h) plus the newest,
+so the state stays a few kB at any collection interval (a 1 s agent would otherwise keep
+21,600 points per mount on the changelog)."""
 
 
 @register("disk_full")
@@ -33,11 +40,15 @@ class DiskFull(StreamProcessor):
 
     def derive(self, state: Any, ts: float, value: float) -> tuple[Any, float | None]:
         times, values = state if state else ([], [])
-        times.append(ts)
-        values.append(value)
+        if len(times) >= 2 and ts - times[-2] < self.lookback / MAX_POINTS:
+            times[-1], values[-1] = ts, value  # thin out: the newest sample replaces the last
+        else:
+            times.append(ts)
+            values.append(value)
         horizon = ts - self.lookback
         drop = 0
-        while times[drop] < horizon:
+        n = len(times) - 1
+        while drop < n and times[drop] < horizon:
             drop += 1
         if drop:
             del times[:drop], values[:drop]

@@ -145,3 +145,16 @@ def _run(run: str, seq: int, ts: float, cpu: float) -> MetricBatch:
     batch = MetricBatch("h", ts, [Sample("cpu.util", cpu)], seq, 10.0, "linux")
     batch.run = run
     return batch
+
+
+def test_the_disk_full_history_stays_small_at_a_one_second_interval():
+    from gamsi.streams.rules.registry import build_processors
+
+    (proc,) = build_processors({"disk_full": {}})  # lookback 6 h
+    state, hours = None, None
+    for i in range(7 * 3600):  # 7 h of 1 s samples, filling 1 % per hour from 90 %
+        state, hours = proc.derive(state, float(i), 90.0 + i / 3600.0)
+    times, _ = state
+    assert len(times) <= 250  # about 240 instead of 21,600 points on the changelog per mount
+    assert times[-1] == 7 * 3600 - 1
+    assert abs(hours - 3.0) < 0.01  # 97 % full, +1 %/h: the thinned fit still says 3 h
