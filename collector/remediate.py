@@ -117,12 +117,15 @@ class CommandGuard:
         self.r = settings.remediator
         self.public, self.key_id = public, key_id(public)
         self.host, self.store, self.any_host = host, store, any_host
-        self.by = f"agent@{host}" if not any_host else f"central@{host}"
+        self.runs_on = "central" if any_host else "agent"
+        self.by = f"{self.runs_on}@{host}"
 
     def rejected(self, reason: str, now: float, command: Command | None = None) -> Remediation:
+        """The audit row of a refusal, by this agent (or the central runner)."""
+        mine = {"reason": reason, "by": self.by, "runs_on": self.runs_on}
         if command is None:  # nothing of an unverified command is trusted, not even its id
-            return Remediation(ts=now, status=R.REJECTED, host=self.host, reason=reason, by=self.by)
-        row = Remediation.about(command, R.REJECTED, now, reason=reason, by=self.by)
+            return Remediation(ts=now, status=R.REJECTED, host=self.host, **mine)
+        row = Remediation.about(command, R.REJECTED, now, **mine)
         row.host = command.host if self.any_host else self.host  # who refused it, not the claim
         return row
 
@@ -178,6 +181,7 @@ class CommandGuard:
             output=done.output,
             timeout_s=command.timeout,
             by=self.by,
+            runs_on=self.runs_on,
         )
 
 

@@ -40,6 +40,11 @@ watches:
     remediate:
       - {script: fix, on: [urgent, fatal], args: ["${host}", "${value}"], cooldown: 0,
          max_attempts: 2, timeout: 5s}
+  - name: lb
+    item: lb.up
+    levels: {urgent: "< 1"}
+    remediate:
+      - {script: fix, on: [urgent], where: central, max_attempts: 1, cooldown: 0}
   - name: dry
     item: dry.up
     levels: {urgent: "< 1"}
@@ -124,6 +129,7 @@ async def commands(settings: Settings, at_least: int) -> list[str]:
 async def test_cap_maintenance_and_dry_run(settings: Settings, tmp_path: Path, unique: str) -> None:
     s = configure(settings, tmp_path)
     loop_host, maint_host, dry_host = f"loop-{unique}", f"maint-{unique}", f"dry-{unique}"
+    lb_host = f"lb-{unique}"
     agent = replace(s, collector=replace(s.collector, host=loop_host))
     await ensure_topics(s)
     stop = asyncio.Event()
@@ -137,18 +143,23 @@ async def test_cap_maintenance_and_dry_run(settings: Settings, tmp_path: Path, u
         with gamsi_service(s, "remediator", "run", log=tmp_path / "remediator.log") as proc:
             await send_events(
                 s,
-                [raised(loop_host), raised(maint_host), raised(dry_host, "dry", "dry.up")],
+                [
+                    raised(loop_host),
+                    raised(maint_host),
+                    raised(dry_host, "dry", "dry.up"),
+                    raised(lb_host, "lb", "lb.up"),
+                ],
             )
             got = await rows(
                 s,
-                lambda rs: any(r.status == R.STOPPED and r.host == loop_host for r in rs),
+                lambda rs: {loop_host, lb_host} <= {r.host for r in rs if r.status == R.STOPPED},
                 within=90,
                 service=proc,
             )
     finally:
         stop.set()
         await listener
-    mine = [(r.status, r.attempt) for r in got if r.host == loop_host]
+    mine = [(r.status, r.attempt) for r in got if r.host == loop_host]  # the agent's rows
     assert mine == [
         (R.ISSUED, 1),
         (R.FAILED, 1),
@@ -166,7 +177,10 @@ async def test_cap_maintenance_and_dry_run(settings: Settings, tmp_path: Path, u
     dry = [r for r in got if r.host == dry_host]
     assert [(r.status, r.reason) for r in dry] == [(R.DRY_RUN, "binding dry_run")]
     assert dry[0].script == "fix"
-    assert len(await commands(s, 2)) == 2, "only the two real attempts went out"
+    # where: central runs on the remediator's host, through the same checks, no command
+    central = [(r.status, r.runs_on, r.by.split("@")[0]) for r in got if r.host == lb_host]
+    assert central[:2] == [(R.ISSUED, "central", "remediator"), (R.FAILED, "central", "central")]
+    assert len(await commands(s, 2)) == 2, "only the loop host's two attempts went out"
 
 
 async def test_sigkill_mid_stream_issues_no_attempt_twice(
