@@ -103,7 +103,7 @@ async def test_breach_recovery_register_and_ack_in_a_real_browser(
     settings, host = pipeline, f"web-{unique}"
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     base = f"http://127.0.0.1:{settings.web.port}"
-    cell = f'td[data-host="{host}"][data-item="cpu.util"]'
+    cell = f'.c[data-host="{host}"][data-item="cpu.util"]'
     async with async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=chromium_or_fail(), args=CHROMIUM_ARGS)
         try:

@@ -25,7 +25,8 @@ async function api(path, body) {
 }
 
 // ---- overview -------------------------------------------------------------------
-const state = { seq: 0, hosts: {}, cells: new Map(), group: new Map(), tds: new Map(), source: null,
+const state = { seq: 0, hosts: {}, cells: new Map(), group: new Map(), items: new Map(), tds: new Map(),
+  rows: new Map(), order: [], source: null,
   timer: null, dirty: false };
 
 function label(sev) { return `${LEVELS[sev][0]} ${LEVELS[sev][1]}`; }
@@ -59,14 +60,31 @@ function index(key, row) {
   let m = state.group.get(g);
   if (!m) state.group.set(g, (m = new Map()));
   m.set(key, row);
+  let items = state.items.get(row[0]);
+  if (!items) state.items.set(row[0], (items = new Set()));
+  items.add(row[1]);
 }
 
-function aggregate(rows) {
+function worstOf(rows) {
   let worst = 0;
   for (const r of rows) worst = Math.max(worst, r[3]);
-  const lines = rows.map((r) => `${r[2] || "(host)"}: ${label(r[3])}${r[3] ? ` ${r[5] ?? ""}` +
-    ` (${r[4]})${r[8] ? ` acked by ${r[8]}` : ""}` : ""}`);
-  return [worst, lines.join("\n")];
+  return worst;
+}
+
+// A cell's tooltip is made when the mouse reaches it: 20,000 of them up front cost
+// more than the rest of the grid.
+function tooltip(host, item) {
+  const rows = [...(state.group.get(host + SEP + item) || new Map()).values()];
+  return `${host} ${item}\n` + rows.map((r) => `${r[2] || "(host)"}: ${label(r[3])}` +
+    (r[3] ? ` ${r[5] ?? ""} (${r[4]})${r[8] ? ` acked by ${r[8]}` : ""}` : "")).join("\n");
+}
+
+function hostWorst(host) {
+  let worst = 0;
+  for (const item of state.items.get(host) || []) {
+    worst = Math.max(worst, worstOf(state.group.get(host + SEP + item).values()));
+  }
+  return worst;
 }
 
 function counts() {
@@ -88,8 +106,7 @@ function render() {
     if (f.os && os !== f.os) continue;
     if (f.tag && !tags.includes(f.tag)) continue;
     if (f.name && !f.name.test(host)) continue;
-    let worst = 0;
-    for (const rows of its.values()) for (const r of rows) worst = Math.max(worst, r[3]);
+    const worst = hostWorst(host);
     if (worst < f.sev) continue;
     shown.push([worst, host, its]);
     for (const item of its.keys()) items.add(item);
@@ -97,25 +114,31 @@ function render() {
   shown.sort((a, b) => b[0] - a[0] || (a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0));
   const cols = [...items].sort();
   state.tds = new Map();
-  const html = [`<table class=matrix><thead><tr><th class=hn>서버 Server</th>`];
-  for (const c of cols) html.push(`<th><span>${esc(c)}</span></th>`);
-  html.push("</tr></thead><tbody>");
+  state.rows = new Map();
+  state.order = shown.map(([w, h]) => [w, h]);
+  // Rows are flex <div>s, not a <table>: the browser skips laying out rows off screen
+  // (content-visibility), which table rows do not allow. bench/web_overview.py measures it.
+  const html = [`<div class=matrix><div class=hdr><span class=hn>서버 Server</span>`];
+  for (const c of cols) html.push(`<span class=ih title="${esc(c)}">${esc(c)}</span>`);
+  html.push("</div>");
   let n = 0;
   for (const [worst, host, its] of shown) {
-    html.push(`<tr class="w${worst}"><th class=hn><a href="/host/${esc(encodeURIComponent(host))}"` +
-      ` title="${esc(host)}">${esc(host)}</a></th>`);
+    const rid = `r${state.rows.size}`;
+    state.rows.set(host, rid);
+    html.push(`<div id=${rid} class="r w${worst}"><a class=hn href="/host/${esc(encodeURIComponent(host))}"` +
+      ` title="${esc(host)}">${esc(host)}</a>`);
     for (const c of cols) {
       const rows = its.get(c);
-      if (!rows) { html.push("<td></td>"); continue; }
-      const [sev, tip] = aggregate(rows);
+      if (!rows) { html.push("<i class=x></i>"); continue; }
+      const sev = worstOf(rows);
       const id = `g${n++}`;
       state.tds.set(host + SEP + c, id);
-      html.push(`<td id=${id} class="c s${sev}" data-host="${esc(host)}" data-item="${esc(c)}"` +
-        ` data-sev=${sev} title="${esc(`${host} ${c}\n${tip}`)}">${GLYPH[sev]}</td>`);
+      html.push(`<i id=${id} class="c s${sev}" data-host="${esc(host)}" data-item="${esc(c)}"` +
+        ` data-sev=${sev}>${GLYPH[sev]}</i>`);
     }
-    html.push("</tr>");
+    html.push("</div>");
   }
-  html.push("</tbody></table>");
+  html.push("</div>");
   $("#grid").innerHTML = shown.length ? html.join("") :
     `<p class=empty>${state.cells.size ? "no server matches the filters" : "nothing is watched yet"}</p>`;
   counts();
@@ -145,16 +168,30 @@ function update(row) {
   const id = state.tds.get(row[0] + SEP + row[1]);
   const td = id && document.getElementById(id);
   if (!td) { state.dirty = true; return; }
-  const same = [...state.group.get(row[0] + SEP + row[1]).values()];
-  const [sev, tip] = aggregate(same);
+  const sev = worstOf(state.group.get(row[0] + SEP + row[1]).values());
   if (Number(td.dataset.sev) !== sev) {
     td.className = `c s${sev}`;
     td.dataset.sev = sev;
     td.textContent = GLYPH[sev];
-    if (!old || old[3] !== row[3]) state.dirty = true; // the host's rank may change
+    move(row[0], hostWorst(row[0]));
   }
-  td.title = `${row[0]} ${row[1]}\n${tip}`;
+  td.removeAttribute("title"); // made again when the mouse reaches it
   gamsi.stats.lastUpdate = performance.now();
+}
+
+// Keep servers worst first as levels change: move the one row, never redraw 20,000 cells.
+function move(host, worst) {
+  const at = state.order.findIndex((o) => o[1] === host);
+  if (at < 0 || state.order[at][0] === worst) return;
+  if (worst < filters().sev) { state.dirty = true; return; } // it leaves the filtered view
+  state.order.splice(at, 1);
+  let to = state.order.findIndex((o) => o[0] < worst || (o[0] === worst && o[1] > host));
+  if (to < 0) to = state.order.length;
+  state.order.splice(to, 0, [worst, host]);
+  const el = document.getElementById(state.rows.get(host));
+  el.className = `r w${worst}`;
+  const next = to + 1 < state.order.length ? document.getElementById(state.rows.get(state.order[to + 1][1])) : null;
+  el.parentNode.insertBefore(el, next);
 }
 
 async function load() {
@@ -165,6 +202,7 @@ async function load() {
       state.hosts = snap.hosts;
       state.cells = new Map(snap.cells.map((r) => [r.slice(0, 3).join(SEP), r]));
       state.group = new Map();
+      state.items = new Map();
       for (const [key, row] of state.cells) index(key, row);
       break;
     } catch (err) {
@@ -176,6 +214,7 @@ async function load() {
   render();
   document.body.dataset.ready = "1";
   gamsi.stats.firstRender = performance.now();
+  requestAnimationFrame(() => setTimeout(() => { gamsi.stats.painted = performance.now(); }));
   follow();
 }
 
@@ -212,6 +251,10 @@ function overviewPage() {
   $("#legend").innerHTML = "Each cell is a server × item, its worst instance: " +
     LEVELS.map((l, i) => `<span class="c s${i}">${GLYPH[i]}</span> ${l[0]} ${l[1]}`).join(" · ");
   $("#filters").addEventListener("input", render);
+  $("#grid").addEventListener("mouseover", (ev) => {
+    const c = ev.target.closest(".c[data-host]");
+    if (c && !c.title) c.title = tooltip(c.dataset.host, c.dataset.item);
+  });
   $("#filters").addEventListener("submit", (ev) => ev.preventDefault());
   $("#counts").addEventListener("click", (ev) => {
     const b = ev.target.closest("button[data-sev]");
