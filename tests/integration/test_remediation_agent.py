@@ -174,3 +174,27 @@ async def test_a_replayed_command_is_refused_also_after_the_agent_restarts(bench
     assert [r.status for r in rows] == [R.OK, R.REJECTED, R.REJECTED]
     assert all(r.reason.startswith("replayed") for r in rows[1:])
     assert bench.ran() == ["once"]
+
+
+async def test_a_hanging_script_is_killed_with_its_children_and_reported(bench: Bench) -> None:
+    pidfile = bench.marks / "child.pid"
+    hang = bench.scripts / "hang"
+    hang.write_text(f"#!/bin/sh\nsleep 300 &\necho $! > {pidfile}\necho waiting\nwait\n")
+    hang.chmod(0o755)
+    await bench.send(bench.command(command_id="hang-1", script="hang", timeout=1.0))
+    (row,) = await bench.rows(lambda rs: len(rs) >= 1)
+    assert (row.status, row.exit_code, row.output) == (R.TIMED_OUT, -1, "waiting\n")
+    # the child held the output pipe open: had it survived, the read would have hung
+    assert row.duration_s >= 1.0
+    child = int(pidfile.read_text())
+    deadline = time.monotonic() + 10
+    while _state(child) not in ("Z", "gone"):
+        assert time.monotonic() < deadline, "the script's child outlived its timeout"
+        await asyncio.sleep(0.05)
+
+
+def _state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split()[2]
+    except (FileNotFoundError, IndexError):
+        return "gone"
