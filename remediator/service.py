@@ -50,6 +50,7 @@ from gamsi.remediator.records import (
 from gamsi.schemas.codec import DecodeError, decode_severity_event
 from gamsi.schemas.records import SeverityEvent
 from gamsi.settings import Settings
+from gamsi.streams.events import NODATA_SUFFIX
 from gamsi.streams.policy.load import load_policy
 from gamsi.streams.policy.match import effective_watches
 from gamsi.streams.policy.model import Policy
@@ -95,13 +96,16 @@ class PolicyBindings:
         self.policy = policy
 
     def __call__(self, event: SeverityEvent) -> tuple[Binding, ...]:
-        """Events carry no OS: the policy's default OS is tried first, then the others."""
+        """Events carry no OS: the policy's default OS is tried first, then the others. A
+        no-data event (watch ``NAME/nodata``) takes the bindings of watch NAME: a `where:
+        central` script can act on a server whose agent went silent."""
         p = self.policy
+        name = event.watch.removesuffix(NODATA_SUFFIX)
         oses = [p.default_os, *sorted({o for w in p.watches for o in w.hosts.os} - {p.default_os})]
         for os_name in oses:
             for e in effective_watches(p, event.host, os_name, event.tags):
-                if e.watch.name == event.watch and e.watch.item == event.item:
-                    return tuple(getattr(e.watch, "remediate", ()))
+                if e.watch.name == name and e.watch.item == event.item:
+                    return e.watch.remediate
         return ()
 
 
