@@ -189,6 +189,9 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--inventory", help="inventory JSON or metric batches as JSON lines")
     p.add_argument("--json", action="store_true", help="JSON output")
 
+    from gamsi.streams.policy.policy_run import add_test_command
+
+    add_test_command(psub)
     p = command(psub, "register", register, "cover a host's unregistered items in one step")
     p.add_argument("--host", required=True, help="the host to register")
     p.add_argument(
