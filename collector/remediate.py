@@ -31,6 +31,7 @@ import contextlib
 import logging
 import os
 import time
+from collections import deque
 from pathlib import Path
 
 import orjson
@@ -185,6 +186,31 @@ class CommandGuard:
         )
 
 
+class Budget:
+    """Rows for unverified commands (malformed, bad signature): at most ``limit`` per
+    ``period`` seconds, so whoever can write to the commands topic cannot flood the audit
+    log and history through an agent. The rest are counted; the next row let through
+    names how many were dropped. Verified commands are never limited here."""
+
+    def __init__(self, limit: int = 10, period: float = 60.0) -> None:
+        self.limit, self.period = limit, period
+        self.recent: deque[float] = deque()
+        self.dropped = 0
+
+    def take(self, row: Remediation, now: float) -> bool:
+        """True if ``row`` may go out (its reason then carries the count dropped before)."""
+        while self.recent and self.recent[0] <= now - self.period:
+            self.recent.popleft()
+        if len(self.recent) >= self.limit:
+            self.dropped += 1
+            return False
+        self.recent.append(now)
+        if self.dropped:
+            row.reason += f" ({self.dropped} more like it dropped before this one)"
+            self.dropped = 0
+        return True
+
+
 def state_dir(settings: Settings) -> Path:
     return Path(settings.remediator.state_dir or settings.data_dir / "remediate").expanduser()
 
@@ -239,16 +265,19 @@ async def _listen_once(settings: Settings, guard: CommandGuard, stop: asyncio.Ev
         else:
             consumer.seek(tp, saved)
         log.info("reading recovery commands for %s from %s", guard.host, tp)
+        flood = Budget()
         while not stop.is_set():
-            batch = await consumer.getmany(tp, timeout_ms=500)
-            for message in batch.get(tp, []):
-                if message.key == key:
-                    row = await _handle(guard, message.value or b"")
-                    log.info("command %s: %s %s", row.command_id, row.status, row.reason)
-                    await producer.send_and_wait(
-                        r.results_topic, R.encode_remediation(row), key=key
-                    )
-                guard.store.save_position(tp.partition, message.offset + 1)
+            messages = (await consumer.getmany(tp, timeout_ms=500)).get(tp, [])
+            for message in messages:
+                if message.key != key:
+                    continue
+                row = await _handle(guard, message.value or b"")
+                if not row.command_id and not flood.take(row, time.time()):
+                    continue  # counted; the next unverified row that goes out says how many
+                log.info("command %s: %s %s", row.command_id, row.status, row.reason)
+                await producer.send_and_wait(r.results_topic, R.encode_remediation(row), key=key)
+            if messages:  # once per batch; a command re-read after a crash is a replay
+                guard.store.save_position(tp.partition, messages[-1].offset + 1)
     finally:
         await producer.stop()
         await consumer.stop()

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from gamsi.collector.remediate import CommandGuard, SeenStore, host_partition
+from gamsi.collector.remediate import Budget, CommandGuard, SeenStore, host_partition
 from gamsi.remediator import records as R
 from gamsi.remediator.keys import key_id, sign
 from gamsi.remediator.records import Command, command_payload, signed_envelope
@@ -235,3 +235,13 @@ def test_seen_ids_survive_and_expire(tmp_path: Path) -> None:
     reopened = SeenStore(tmp_path, time.time())
     assert reopened.seen("new")
     assert not reopened.seen("old")
+
+
+def test_unverified_rejections_are_bounded_and_the_drop_is_counted() -> None:
+    """Anyone who can write to the commands topic must not flood the audit log."""
+    budget = Budget(limit=3, period=60.0)
+    rows = [R.Remediation(ts=0, status=R.REJECTED, host=HOST, reason="signature") for _ in range(6)]
+    assert [budget.take(r, 10.0) for r in rows] == [True, True, True, False, False, False]
+    late = R.Remediation(ts=0, status=R.REJECTED, host=HOST, reason="signature")
+    assert budget.take(late, 71.0)
+    assert late.reason == "signature (3 more like it dropped before this one)"
