@@ -20,34 +20,17 @@ from gamsi.notifier.silences import (
 )
 
 from .conftest import Harness, event
+from .test_told import MAINTENANCE, kinds, run_until
 
 MINUTE = 60.0
 T = 1_800_000_000.0
 
-ROUTING = """
-channels: {slack: {type: console}, mail: {type: console}}
-recipients:
-  ops: {contacts: [{channel: slack, to: "#ops"}]}
-  boss: {contacts: [{channel: mail, to: boss@example.com}]}
-routes:
-  - name: db
-    recipients: [ops]
-    renotify_every: 10m
-    escalate: [{after: 30m, recipients: [boss]}]
-"""
+ROUTING = MAINTENANCE.split("maintenance:")[0]
+"""test_told's routing (a route with re-notification and an escalation step), no window."""
 
 
 def silence(start: float = T, minutes: float = 120, **matchers: list[str]) -> Silence:
     return new_silence(matchers or {"hosts": ["db-*"]}, start, minutes * MINUTE, "kim", "swap")
-
-
-def kinds(h: Harness, channel: str) -> list[str]:
-    return [m.kind for m in h.sent(channel)]
-
-
-async def run_until(h: Harness, minutes: float) -> None:
-    while h.clock.now < T + minutes * MINUTE:
-        await h.advance(MINUTE)
 
 
 # -- the model ---------------------------------------------------------------------
