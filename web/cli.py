@@ -124,7 +124,10 @@ def _web_run(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def add_commands(sub: Any) -> None:
-    """Register ``gamsi status`` and ``gamsi web run`` on the ``gamsi`` parser."""
+    """Register ``gamsi status``, ``gamsi web run`` and ``gamsi report`` on the parser."""
+    from gamsi.web.report_cli import add_commands as add_report
+
+    add_report(sub)
     web = sub.add_parser("web", help="the status page (감시 현황) in a browser")
     wsub = web.add_subparsers(dest="web_command", required=True)
     command(wsub, "run", _web_run, "serve the live status page on [web] host:port")
