@@ -78,6 +78,8 @@ class Decider:
             incident = self.incidents.pop(self.open.pop(key, ""), None)
             return self._recovered(incident, event, now) if incident else []
         iid = f"{key}|{event.since or event.ts:.3f}"
+        if key not in self.open and not self.bindings_for(event):
+            return []  # no recovery script for this watch: nothing to keep
         if self.open.get(key) not in (None, iid):  # a new problem replaced an unclosed one
             self.incidents.pop(self.open[key], None)
         incident = self.incidents.setdefault(iid, Incident(iid, event))

@@ -25,6 +25,7 @@ import asyncio
 import logging
 import socket
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from gamsi.collector.remediate import CommandGuard, SeenStore, state_dir
 from gamsi.kafka_auth import kafka_client_options
+from gamsi.metrics import SelfReport, watch_consumer
 from gamsi.notifier.mute import muted_by
 from gamsi.notifier.routing import RoutingConfig, load_routing
 from gamsi.notifier.silence_store import start_following
@@ -91,14 +93,23 @@ class PolicyBindings:
 
     def __init__(self, policy: Policy) -> None:
         self.policy = policy
+        self._cache: dict[tuple[str, str, str, tuple[str, ...]], tuple[Binding, ...]] = {}
 
     def swap(self, policy: Policy, source: str) -> None:
-        self.policy = policy
+        self.policy, self._cache = policy, {}
 
     def __call__(self, event: SeverityEvent) -> tuple[Binding, ...]:
         """Events carry no OS: the policy's default OS is tried first, then the others. A
         no-data event (watch ``NAME/nodata``) takes the bindings of watch NAME: a `where:
         central` script can act on a server whose agent went silent."""
+        key = (event.host, event.watch, event.item, tuple(event.tags))
+        if key not in self._cache:  # the decider asks again on every tick
+            if len(self._cache) > 100_000:
+                self._cache.clear()
+            self._cache[key] = self._lookup(event)
+        return self._cache[key]
+
+    def _lookup(self, event: SeverityEvent) -> tuple[Binding, ...]:
         p = self.policy
         name = event.watch.removesuffix(NODATA_SUFFIX)
         oses = [p.default_os, *sorted({o for w in p.watches for o in w.hosts.os} - {p.default_os})]
@@ -143,6 +154,8 @@ class Remediator:
         self.central: CommandGuard | None = None
         self.replayed = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
+        self.rows: Counter[str] = Counter()  # rows written by status: /metrics
+        self.report = SelfReport(settings, "remediator")
 
     async def publish(self, out: Output) -> None:
         """Each row, then its command (or its central run); in this order, each acked."""
@@ -164,6 +177,7 @@ class Remediator:
         await self.producer.send_and_wait(
             self.r.results_topic, encode_remediation(row), key=row.host.encode()
         )
+        self.rows[row.status] += 1
         if row.status != R.ISSUED:
             log.info("%s %s on %s: %s", row.status, row.script, row.host, row.reason)
 
@@ -199,6 +213,7 @@ class Remediator:
             auto_offset_reset="earliest",
         )
         policies = asyncio.Event()
+        self._figures(events)
         await self.producer.start()
         await results.start()
         since = time.time() - max(self.r.loop_window, 86400.0)
@@ -209,6 +224,7 @@ class Remediator:
             asyncio.create_task(follow_policies(s, self.bindings.swap, policies)),
             asyncio.create_task(rows),
         ]
+        await self.report.start("[remediator] metrics_port", self.r.metrics_port)
         try:
             for ready, task in ((policies, tasks[0]), (self.replayed, tasks[1])):
                 await _until(ready, task)
@@ -225,6 +241,17 @@ class Remediator:
             await asyncio.gather(*tasks, *self._tasks, return_exceptions=True)
             await results.stop()
             await self.producer.stop()
+            await self.report.close()
+
+    def _figures(self, events: AIOKafkaConsumer) -> None:
+        f = self.report.figures
+        f.counter(
+            "gamsi_remediator_rows_total",
+            "Remediation rows written by status (issued, skipped, succeeded, failed...).",
+            lambda: {(k,): v for k, v in self.rows.items()},
+            ("status",),
+        )
+        watch_consumer(f, self.report.health, events, self.r.group_id)
 
     async def _consume(self, events: AIOKafkaConsumer, stop: asyncio.Event) -> None:
         log.info("remediator consuming %s as %s", self.settings.kafka.events_topic, self.r.group_id)

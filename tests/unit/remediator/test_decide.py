@@ -223,3 +223,12 @@ def test_replayed_rows_never_issue_an_attempt_twice(cut: int) -> None:
     again = [c for e in timeline for c in issued(second.decider.on_event(e, e.ts))]
     before = {(r.incident, r.attempt) for r in rows if r.status == R.ISSUED}
     assert not {(c.incident, c.attempt) for c in again} & before
+
+
+def test_a_watch_without_bindings_leaves_no_row_and_no_state() -> None:
+    """Every problem of the fleet passes by; only watches with scripts are remembered."""
+    w = World(bindings=())
+    assert w.decider.on_event(event(1), 1) == []
+    assert w.decider.tick(2) == []
+    assert w.decider.incidents == {}
+    assert w.decider.on_event(event(3, 0), 3) == []
