@@ -87,6 +87,8 @@ class Held:
     event: SeverityEvent
     owed: list[Told]
     acked_by: str = ""
+    note: str = ""
+    """What held it (``maintenance NAME``, ``silence ... by ...: comment``), for the message."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -94,12 +96,14 @@ class Held:
             "event": asdict(self.event),
             "owed": [list(t) for t in self.owed],
             "acked_by": self.acked_by,
+            "note": self.note,
         }
 
     @classmethod
     def from_json(cls, body: dict[str, Any]) -> Held:
         owed = [(str(a), str(b), str(c), str(d)) for a, b, c, d in body["owed"]]
-        return cls(body["occurrence"], SeverityEvent(**body["event"]), owed, body["acked_by"])
+        event = SeverityEvent(**body["event"])
+        return cls(body["occurrence"], event, owed, body["acked_by"], str(body.get("note", "")))
 
 
 class ProblemBook:
@@ -231,10 +235,13 @@ class ProblemBook:
 
     # -- held recoveries ----------------------------------------------------------
 
-    def hold(self, problem: Problem, event: SeverityEvent, owed: list[Told]) -> None:
-        """Keep ``event`` (a recovery) for ``owed`` until maintenance lets it go out."""
+    def hold(
+        self, problem: Problem, event: SeverityEvent, owed: list[Told], note: str = ""
+    ) -> None:
+        """Keep ``event`` (a recovery) for ``owed`` until the mute (``note`` says which)
+        lets it go out."""
         held = self.held.setdefault(
-            problem.occurrence, Held(problem.occurrence, event, [], problem.acked_by)
+            problem.occurrence, Held(problem.occurrence, event, [], problem.acked_by, note)
         )
         held.owed += [t for t in owed if t not in held.owed]
         self.dirty.add(f"held:{held.occurrence}")

@@ -47,6 +47,9 @@ class Notification:
     """Hosts that appear only among the omitted events."""
     remediation: str = ""
     """What a recovery script did for this problem (gamsi.notifier.remediation), or ''."""
+    held_by: str = ""
+    """For a recovery held back while muted: what held it (``silence 3f2a9c1e until ...
+    by kim: disk swap`` or ``maintenance NAME``), or ''."""
 
     @property
     def severity(self) -> Severity:
@@ -98,6 +101,8 @@ class Notification:
             parts.append(f"… and {self.omitted} more")
         if self.remediation and self.count > 1:
             parts.append(self.remediation)
+        if self.held_by:
+            parts.append(f"Held back during {self.held_by}.")
         if self.acked_by:
             parts.append(f"Acknowledged by {self.acked_by}.")
         ids = ", ".join(e.event_id for e in self.events[:3])

@@ -99,6 +99,8 @@ class Outbox:
     their contact was still on its way: (problem key, contact)."""
     never_told: set[tuple[str, Told]] = field(default_factory=set)
     """(problem key, contact) whose telling message failed: its ending is not sent."""
+    held_by: dict[str, str] = field(default_factory=dict)
+    """What held a recovery back (a maintenance window, a silence), by delivery key."""
     remediation: Callable[[Delivery], str] = field(default=lambda d: "")
     """The recovery-script line of a delivery's message (gamsi.notifier.remediation)."""
 
@@ -157,6 +159,7 @@ class Outbox:
             await self.send(channel.name, part, attempt, now)
         for d in deliveries:
             self.acked.pop(d.key, None)
+            self.held_by.pop(d.key, None)
 
     async def send(self, channel: str, ds: list[Delivery], attempt: Attempt, now: float) -> None:
         """One message; on a permanent failure of several, find the members it comes from.
@@ -218,6 +221,7 @@ class Outbox:
             uncertain.setdefault(d.key, []).append(key)
         n = notification_for(ds, now, key, thread)
         n.acked_by, n.dashboard_url = self._acked_by(ds[0]), self.dashboard_url
+        n.held_by = self.held_by.get(ds[0].key, "")
         notes = [(d.event.host, t) for d in ds if (t := self.remediation(d))]
         n.remediation = "; ".join(t if len(ds) == 1 else f"{host}: {t}" for host, t in notes)
         outcome = await deliver(

@@ -133,8 +133,8 @@ class Pipeline:
                 if d.kind == "recover" and current is not None:
                     self.outbox.acked[d.key] = current.acked_by
         if problem is not None and kind_of(event) == "recover":
-            if owed:
-                self.book.hold(problem, event, owed)
+            if owed and window is not None:
+                self.book.hold(problem, event, owed, window.text)
             self._forget_threads(problem, {d.told for d in deliveries})
         if self._outstanding[ref] == 0:
             self._finished.append(ref)
@@ -196,6 +196,8 @@ class Pipeline:
                 for d in to_told(self.config, held.event, held.owed):
                     if not self.outbox.was_sent(d):
                         self.outbox.acked[d.key] = held.acked_by
+                        if held.note:
+                            self.outbox.held_by[d.key] = held.note
                         count += self._buffer(d, None, now)
                 self.book.release(held)
         return count

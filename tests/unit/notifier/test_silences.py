@@ -164,10 +164,17 @@ async def test_a_recovery_held_by_a_silence_goes_out_when_it_is_expired() -> Non
     assert held["error"].endswith("; held until it ends")
     await h.advance(MINUTE)
     assert kinds(h, "slack") == ["raise"]
+    h.pipeline = h.build()  # a restart: the held recovery comes back from the ledger
+    h.pipeline.silences.add(s)  # and the silence from its topic
+    await h.advance(MINUTE)
+    assert kinds(h, "slack") == ["raise"]
     h.pipeline.silences.add(expired(s, h.clock.now, "kim"))
     await h.advance(1)
     assert kinds(h, "slack") == ["raise", "recover"]
-    assert h.sent("slack")[-1].thread_ref == "ts-1"
+    recovery = h.sent("slack")[-1]
+    assert recovery.thread_ref == "ts-1"
+    assert f"Held back during silence {s.id[:8]} until " in recovery.text()
+    assert recovery.text().count("by kim: swap.") == 1
 
 
 async def test_a_failed_recovery_script_does_not_page_while_silenced() -> None:
