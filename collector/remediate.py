@@ -42,7 +42,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from gamsi.kafka_auth import kafka_client_options
 from gamsi.remediator import records as R
-from gamsi.remediator.keys import KeyFileError, key_id, load_public, verify
+from gamsi.remediator.keys import KeyFileError, key_id, load_trusted, verify
 from gamsi.remediator.records import Command, Remediation, decode_command, open_envelope
 from gamsi.remediator.runner import Rejected, clean_environment, resolve_script, run_script
 from gamsi.schemas.codec import DecodeError
@@ -110,13 +110,14 @@ class CommandGuard:
     def __init__(
         self,
         settings: Settings,
-        public: Ed25519PublicKey,
+        trusted: tuple[Ed25519PublicKey, ...],
         host: str,
         store: SeenStore,
         any_host: bool = False,
     ) -> None:
         self.r = settings.remediator
-        self.public, self.key_id = public, key_id(public)
+        self.trusted = trusted
+        self.key_ids = ", ".join(key_id(k) for k in trusted)
         self.host, self.store, self.any_host = host, store, any_host
         self.runs_on = "central" if any_host else "agent"
         self.by = f"{self.runs_on}@{host}"
@@ -136,9 +137,9 @@ class CommandGuard:
             payload, signature, kid = open_envelope(value)
         except DecodeError as exc:
             return self.rejected(f"malformed: {exc}", now)
-        if not verify(self.public, payload, signature):
+        if not any(verify(k, payload, signature) for k in self.trusted):
             return self.rejected(
-                f"signature: does not verify against this host's public key {self.key_id} "
+                f"signature: does not verify against this host's public key(s) {self.key_ids} "
                 f"(command names key {kid[:16]!r})",
                 now,
             )
@@ -229,7 +230,7 @@ async def listen(settings: Settings, stop: asyncio.Event) -> None:
     public = None
     while public is None:  # e.g. the remediator of `gamsi up` has not made the pair yet
         try:
-            public = load_public(Path(r.public_key_file).expanduser())  # noqa: ASYNC240
+            public = load_trusted(Path(r.public_key_file).expanduser())  # noqa: ASYNC240
         except KeyFileError as exc:
             log.error("recovery commands wait for a valid public key (retry in 30 s): %s", exc)
             with contextlib.suppress(TimeoutError):

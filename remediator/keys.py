@@ -13,12 +13,15 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+import re
 from pathlib import Path
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+_PEM = re.compile(rb"-----BEGIN PUBLIC KEY-----.+?-----END PUBLIC KEY-----", re.DOTALL)
 
 
 class KeyFileError(ValueError):
@@ -58,13 +61,20 @@ def keygen(private_path: Path, *, force: bool = False) -> tuple[Path, Path]:
     return private_path, public_path
 
 
-def _load(path: Path, kind: str, load: Any, expected: type) -> Any:
+def _read(path: Path, kind: str) -> bytes:
     try:
-        key = load(path.read_bytes())
+        return path.read_bytes()
     except FileNotFoundError:
         hint = "; make one with `gamsi remediator keygen`" if kind == "private" else ""
         raise KeyFileError(f"{path}: no {kind} key file{hint}") from None
-    except (OSError, ValueError, TypeError) as exc:
+    except OSError as exc:
+        raise KeyFileError(f"{path}: cannot read the {kind} key ({exc.strerror})") from None
+
+
+def _parse(path: Path, kind: str, data: bytes, load: Any, expected: type) -> Any:
+    try:
+        key = load(data)
+    except (ValueError, TypeError) as exc:
         why = type(exc).__name__
         raise KeyFileError(f"{path}: not a readable PEM {kind} key ({why})") from None
     if not isinstance(key, expected):
@@ -74,17 +84,25 @@ def _load(path: Path, kind: str, load: Any, expected: type) -> Any:
 
 def load_private(path: Path) -> Ed25519PrivateKey:
     """The remediator's signing key (PKCS#8 PEM, unencrypted); KeyFileError otherwise."""
-    return _load(
-        path,
-        "private",
-        lambda data: serialization.load_pem_private_key(data, password=None),
-        Ed25519PrivateKey,
-    )
+    data = _read(path, "private")
+    load = lambda d: serialization.load_pem_private_key(d, password=None)  # noqa: E731
+    return _parse(path, "private", data, load, Ed25519PrivateKey)
 
 
 def load_public(path: Path) -> Ed25519PublicKey:
-    """An agent's trusted key (SubjectPublicKeyInfo PEM); KeyFileError otherwise."""
-    return _load(path, "public", serialization.load_pem_public_key, Ed25519PublicKey)
+    """A public key (SubjectPublicKeyInfo PEM); KeyFileError otherwise."""
+    data = _read(path, "public")
+    return _parse(path, "public", data, serialization.load_pem_public_key, Ed25519PublicKey)
+
+
+def load_trusted(path: Path) -> tuple[Ed25519PublicKey, ...]:
+    """Every public key in ``path`` (one or more PEM blocks, e.g. the old and the new key
+    during a rotation); KeyFileError if there is none or one is not an Ed25519 key."""
+    blocks = _PEM.findall(_read(path, "public"))
+    if not blocks:
+        raise KeyFileError(f"{path}: no PEM public key in it")
+    load = serialization.load_pem_public_key
+    return tuple(_parse(path, "public", b, load, Ed25519PublicKey) for b in blocks)
 
 
 def sign(key: Ed25519PrivateKey, payload: bytes) -> str:

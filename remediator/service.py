@@ -184,7 +184,7 @@ class Remediator:
     async def _run_central(self, command: Command) -> None:
         if self.central is None:
             store = SeenStore(state_dir(self.settings) / "central", time.time())
-            key, host = self.signer.key.public_key(), socket.gethostname()
+            key, host = (self.signer.key.public_key(),), socket.gethostname()
             self.central = CommandGuard(self.settings, key, host, store, any_host=True)
         # the decider hears of it from the results topic, like any agent's result
         await self._row(await self.central.execute(command, time.time()))

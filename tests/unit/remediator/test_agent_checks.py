@@ -74,7 +74,7 @@ class Agent:
 
     def restart(self) -> CommandGuard:
         store = SeenStore(self.state, time.time())
-        self.guard = CommandGuard(self.settings, self.key.public_key(), HOST, store)
+        self.guard = CommandGuard(self.settings, (self.key.public_key(),), HOST, store)
         return self.guard
 
     def handle(self, value: bytes) -> R.Remediation:
@@ -245,3 +245,21 @@ def test_unverified_rejections_are_bounded_and_the_drop_is_counted() -> None:
     late = R.Remediation(ts=0, status=R.REJECTED, host=HOST, reason="signature")
     assert budget.take(late, 71.0)
     assert late.reason == "signature (3 more like it dropped before this one)"
+
+
+def test_an_agent_may_trust_two_keys_during_a_rotation(tmp_path: Path) -> None:
+    """Old and new public key in one file: both verify, a third key does not."""
+    from gamsi.remediator.keys import keygen, load_private, load_trusted
+
+    old_private, old_public = keygen(tmp_path / "old.key")
+    new_private, new_public = keygen(tmp_path / "new.key")
+    both = tmp_path / "trusted.pem"
+    both.write_bytes(old_public.read_bytes() + new_public.read_bytes())
+    (tmp_path / "agent").mkdir()
+    agent = Agent(tmp_path / "agent")
+    agent.guard.trusted = load_trusted(both)
+    for private in (old_private, new_private):
+        row = agent.handle(envelope(load_private(private), command(script="probe")))
+        assert row.status == R.OK, row.reason
+    stranger = Ed25519PrivateKey.generate()
+    assert agent.handle(envelope(stranger, command())).reason.startswith("signature")
