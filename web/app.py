@@ -58,6 +58,8 @@ ACK_SEEN_WITHIN = 5.0
 """Seconds an ack from the page waits to be read back from the acks topic, so the
 timeline the page reloads already shows it."""
 POLICY_TTL = 10.0
+KEEP_ALIVE = 15.0
+"""Seconds between comments on an idle live stream (proxies close silent connections)."""
 
 
 def make_guard(settings: Settings) -> Guard:
@@ -152,11 +154,20 @@ class Handlers:
         queue = self.live.subscribe(after)
         try:
             await response.write(b"retry: 1000\n\n")
-            while True:
+            quiet = 0.0
+            while not self.live.closing.is_set():
                 try:
-                    seq, row = await asyncio.wait_for(queue.get(), 15.0)
+                    seq, row = await asyncio.wait_for(queue.get(), 1.0)
                 except TimeoutError:
-                    await response.write(b": keep-alive\n\n")
+                    # aiohttp does not cancel a handler whose client left: look every second,
+                    # so a closed page frees its slot and a stopping service is not held.
+                    transport = request.transport
+                    if transport is None or transport.is_closing():
+                        break
+                    quiet += 1.0
+                    if quiet >= KEEP_ALIVE:
+                        await response.write(b": keep-alive\n\n")
+                        quiet = 0.0
                     continue
                 if row == RESET:
                     await response.write(b"event: reset\ndata: {}\n\n")

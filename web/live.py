@@ -79,6 +79,8 @@ class Live:
         self.recent: deque[dict[str, Any]] = deque(maxlen=keep_events)
         self.acks: dict[str, dict[str, Any]] = {}
         self._ack_read = asyncio.Event()
+        self.closing = asyncio.Event()
+        """Set when the service stops: live streams end."""
 
     # -- what the feed calls ------------------------------------------------------
     def reset(self, status: FleetStatus) -> None:

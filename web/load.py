@@ -130,8 +130,8 @@ async def load_acks(settings: Settings, status: FleetStatus) -> None:
     consumer = AIOKafkaConsumer(
         **kafka_client_options(settings), group_id=None, enable_auto_commit=False
     )
-    await consumer.start()
     try:
+        await consumer.start()
         await read_compacted(consumer, settings.notifier.acks_topic, apply)
     finally:
         await consumer.stop()
@@ -149,8 +149,8 @@ async def build_status(settings: Settings, run: Run | None) -> FleetStatus:
     consumer = AIOKafkaConsumer(
         **kafka_client_options(settings), group_id=None, enable_auto_commit=False
     )
-    await consumer.start()
     try:
+        await consumer.start()
         topic = settings.kafka.events_topic
         await seek_events(consumer, topic, newest - REPLAY_MARGIN if newest else 0.0)
         await catch_up(consumer, topic, status.apply)

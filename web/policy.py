@@ -84,7 +84,7 @@ def registration_file(policy_path: Path, host: str) -> Path:
     data: ``../x`` or ``a/b`` must not pick the directory) with a hash when it changed."""
     if not policy_path.is_dir():
         return policy_path
-    safe = _UNSAFE.sub("_", host)[:80]
+    safe = re.sub(r"\.{2,}", "_", _UNSAFE.sub("_", host))[:80]
     if safe != host or safe.startswith("."):
         safe = f"{safe.lstrip('.')}-{hashlib.sha256(host.encode()).hexdigest()[:10]}"
     return policy_path / f"registered-{safe}.yaml"

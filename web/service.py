@@ -14,6 +14,7 @@ import contextlib
 import logging
 
 from gamsi.http_guard import serve
+from gamsi.metrics import SelfReport
 from gamsi.settings import Settings
 from gamsi.web.app import build_app, make_guard
 from gamsi.web.history import HistoryAccess
@@ -32,7 +33,11 @@ async def run(settings: Settings, stop: asyncio.Event, ready: asyncio.Event | No
     guard = make_guard(settings)
     live = Live(w.timeline_events)
     access = HistoryAccess(settings)
-    served = await serve(build_app(settings, live, access, guard), guard, w.host, w.port)
+    app = build_app(settings, live, access, guard)
+    report = SelfReport(settings, "web")  # /metrics beside the page's own /health
+    report.add_routes(app, health=False)
+    served = await serve(app, guard, w.host, w.port)
+    await report.start()
     if not guard.token:
         log.warning(
             "status page on http://%s:%d has no token: anyone who reaches it sees the fleet, "
@@ -47,10 +52,12 @@ async def run(settings: Settings, stop: asyncio.Event, ready: asyncio.Event | No
     try:
         await stop.wait()
     finally:
+        live.closing.set()
         feed.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await feed
         await served.cleanup()
+        await report.close()
         access.close()
 
 

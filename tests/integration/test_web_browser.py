@@ -35,6 +35,8 @@ CHROMIUM_ARGS = [
 ]  # fmt: skip
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "web"
 TOKEN = "browser-test-token-3d1e"
+SHOWN_AS_TEXT = """(name) => !document.querySelector("#grid img") &&
+  [...document.querySelectorAll("#grid .hn")].some((a) => a.textContent === name)"""
 BOUND_MS = 90_000  # any one wait in the browser; the pipeline's first event takes longest
 
 
@@ -116,8 +118,12 @@ async def test_breach_recovery_register_and_ack_in_a_real_browser(
             await page.wait_for_url(base + "/")
             await page.wait_for_selector("body[data-ready='1']")
 
+            hostile = f'<img src=x onerror="window.pwned=1">"\'웹-{unique}'
+            await _metrics(settings, hostile, 99.0, 1)  # a host name from the field
             await _metrics(settings, host, 97.5, 1)  # breach: cpu-spike is urgent (red)
             await page.wait_for_selector(f"{cell}.s4")
+            await page.wait_for_function(SHOWN_AS_TEXT, arg=hostile)
+            assert await page.evaluate("window.pwned") is None
             assert await page.get_attribute(cell, "data-sev") == "4"
             assert "긴급" in (await page.inner_text("#counts"))
             await page.screenshot(path=str(ARTIFACTS / "1-breach-red.png"), full_page=True)
@@ -149,6 +155,8 @@ async def test_breach_recovery_register_and_ack_in_a_real_browser(
             acked = await page.inner_text(f'li.ev[data-event="{opened}"]')
             assert "acked by operator-김" in acked
             await page.screenshot(path=str(ARTIFACTS / "5-acked-timeline.png"), full_page=True)
+            assert hostile in await page.inner_text("#timeline")  # as text, not markup
+            assert await page.evaluate("window.pwned") is None
 
             await page.goto(f"{base}/host/{host}?hours=1")
             await page.wait_for_selector('figure.item[data-item="cpu.util"] svg polyline')

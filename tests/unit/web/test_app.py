@@ -59,6 +59,7 @@ async def site(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[
     try:
         yield f"http://127.0.0.1:{served.port}", live
     finally:
+        live.closing.set()  # as the service does on stop
         await served.cleanup()
 
 
