@@ -297,20 +297,16 @@ def build_app(
     h = Handlers(settings, live, access, guard)
     app = guarded_app(guard)
     app.middlewares.insert(0, _headers)
-    r = app.router
-    r.add_get("/", h.overview)
-    r.add_get("/login", h.login_page)
-    r.add_post("/login", h.login)
-    r.add_get("/health", h.health)
-    r.add_get("/api/cells", h.cells)
-    r.add_get("/api/stream", h.stream)
-    r.add_get("/api/unregistered", h.unregistered)
-    r.add_post("/api/register/{host}", h.register)
-    r.add_post("/api/ack/{event_id}", h.ack)
-    r.add_get("/host/{host}", h.host)
-    r.add_get("/timeline", h.timeline)
-    r.add_get("/static/{name}", h.static)
-    r.add_get("/favicon.ico", h.favicon)
+    routes = [
+        ("GET", "/", h.overview), ("GET", "/login", h.login_page), ("POST", "/login", h.login),
+        ("GET", "/health", h.health), ("GET", "/api/cells", h.cells),
+        ("GET", "/api/stream", h.stream), ("GET", "/api/unregistered", h.unregistered),
+        ("POST", "/api/register/{host}", h.register), ("POST", "/api/ack/{event_id}", h.ack),
+        ("GET", "/host/{host}", h.host), ("GET", "/timeline", h.timeline),
+        ("GET", "/static/{name}", h.static), ("GET", "/favicon.ico", h.favicon),
+    ]  # fmt: skip
+    for method, path, handler in routes:
+        app.router.add_route(method, path, handler)
     return app
 
 

@@ -24,12 +24,12 @@ import time
 from pathlib import Path
 
 from gamsi.history.reports import Window
-from gamsi.history.rows import Buffer
-from gamsi.history.store import Reader, open_client, open_store
+from gamsi.history.store import Reader, open_client
 from gamsi.schemas.records import MetricBatch, Sample, SeverityEvent
 from gamsi.settings import Settings
 from gamsi.web.report import build
 from gamsi.web.report_out import to_csv, to_html
+from tests.integration.test_web_status import store_history
 
 T = float(int(time.time()) // 60 * 60)
 PREV: dict[tuple[str, str], int] = {}
@@ -60,21 +60,7 @@ def _store(settings: Settings, a: str, b: str, item: str) -> None:
         MetricBatch(a, T - 1790, [Sample(item, 60.0)], os="linux"),
         MetricBatch(b, T - 1800, [Sample(item, 80.0)], os="linux"),
     ]
-    buf = Buffer()
-    for e in events:
-        buf.add_event(e)
-    for batch in batches:
-        buf.add_batch(batch)
-    client = open_store(settings)
-    try:
-        for columns in buf.tables():
-            if len(columns):
-                names = list(columns.table.columns)
-                client.insert(
-                    columns.table.name, columns.data, column_names=names, column_oriented=True
-                )
-    finally:
-        client.close()
+    store_history(settings, events, batches)
 
 
 def test_report_figures_match_the_hand_computed_ones(

@@ -48,7 +48,10 @@ def _event(host: str, sev: int, prev: int, ago: float, event_id: str) -> Severit
     )
 
 
-def _store(settings: Settings, events: list[SeverityEvent], batches: list[MetricBatch]) -> None:
+def store_history(
+    settings: Settings, events: list[SeverityEvent], batches: list[MetricBatch]
+) -> None:
+    """Write events and metric batches into the session's chDB store, as the writer does."""
     buf = Buffer()
     for e in events:
         buf.add_event(e)
@@ -71,7 +74,7 @@ def _store(settings: Settings, events: list[SeverityEvent], batches: list[Metric
 def test_picture_from_history_then_topic_then_acks(settings: Settings, unique: str) -> None:
     a, b, c = f"a-{unique}", f"b-{unique}", f"c-{unique}"
     settings = replace(settings, history=replace(settings.history, query_port=0))
-    _store(
+    store_history(
         settings,
         [_event(a, 4, 0, 600, f"{a}-1")],
         [
