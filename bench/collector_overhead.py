@@ -24,7 +24,6 @@ import asyncio
 import os
 import shutil
 import socket
-import subprocess
 import sys
 import tempfile
 import threading
@@ -32,6 +31,8 @@ import time
 import urllib.request
 import uuid
 from pathlib import Path
+
+from benchlib import Child
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
@@ -68,14 +69,14 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_http(url: str, within: float) -> None:
+def wait_http(url: str, within: float, server: Child) -> None:
     deadline = time.monotonic() + within
     while time.monotonic() < deadline:
         try:
             urllib.request.urlopen(url, timeout=1).read()
             return
         except OSError:
-            time.sleep(0.1)
+            server.sleep(0.1)
     raise SystemExit(f"node_exporter did not answer on {url}")
 
 
@@ -151,26 +152,25 @@ def main() -> int:
             "MALLOC_ARENA_MAX": "2",  # as in the systemd unit
         }
         env.pop("GAMSI_CONFIG", None)
-        log_path = Path(tmp) / "agent.log"
-        with open(log_path, "wb") as log:
-            agent = subprocess.Popen(  # what the systemd unit runs
-                [sys.executable, "-m", "gamsi.collector", "run"], env=env, stderr=log
-            )
-        node = subprocess.Popen(
+        agent = Child(  # what the systemd unit runs
+            "collector",
+            [sys.executable, "-m", "gamsi.collector", "run"],
+            Path(tmp) / "agent.log",
+            env,
+        )
+        node = Child(
+            "node_exporter",
             [exporter, f"--web.listen-address=127.0.0.1:{port}"],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            Path(tmp) / "node_exporter.log",
         )
         scraper = Scraper(f"http://127.0.0.1:{port}/metrics")
         try:
-            wait_http(scraper.url, 10)
+            wait_http(scraper.url, 10, node)
             scraper.start()
-            time.sleep(args.warmup)
-            if agent.poll() is not None:
-                raise SystemExit(log_path.read_text())
+            agent.sleep(args.warmup, node)
             t0 = time.time()
             a0, n0, sa0, sn0, s0 = reading(agent.pid, node.pid, scraper)
-            time.sleep(args.seconds)
+            agent.sleep(args.seconds, node)
             a1, n1, sa1, sn1, s1 = reading(agent.pid, node.pid, scraper)
             t1 = time.time()
             rss = {
@@ -180,10 +180,8 @@ def main() -> int:
             scraper.stop.set()
             if scraper.is_alive():
                 scraper.join(10)
-            agent.terminate()
-            node.terminate()
-            agent.wait(30)
-            node.wait(30)
+            agent.stop()
+            node.stop()
         batches = asyncio.run(count_batches(args.bootstrap, topic, host, t0, t1))
     scrapes = s1 - s0
     rows = [
