@@ -27,7 +27,6 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-import orjson
 from aiohttp import web
 from aiokafka.errors import KafkaError
 
@@ -46,7 +45,7 @@ from gamsi.http_guard import (
 from gamsi.settings import Settings
 from gamsi.web import pages
 from gamsi.web.history import HistoryAccess, HistoryUnavailable
-from gamsi.web.live import RESET, Live
+from gamsi.web.live import Live
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
@@ -58,8 +57,6 @@ ACK_SEEN_WITHIN = 5.0
 """Seconds an ack from the page waits to be read back from the acks topic, so the
 timeline the page reloads already shows it."""
 POLICY_TTL = 10.0
-KEEP_ALIVE = 15.0
-"""Seconds between comments on an idle live stream (proxies close silent connections)."""
 
 
 def make_guard(settings: Settings) -> Guard:
@@ -146,40 +143,13 @@ class Handlers:
             after = int(raw)
         except ValueError:
             return json_error(400, "after: expected the sequence number of /api/cells")
-        response = web.StreamResponse(headers={
-            "Content-Type": "text/event-stream", "Cache-Control": "no-store",
-            "X-Accel-Buffering": "no"})  # fmt: skip
-        await response.prepare(request)
+        from gamsi.web.stream import send_changes
+
         self.streams += 1
-        queue = self.live.subscribe(after)
         try:
-            await response.write(b"retry: 1000\n\n")
-            quiet = 0.0
-            while not self.live.closing.is_set():
-                try:
-                    seq, row = await asyncio.wait_for(queue.get(), 1.0)
-                except TimeoutError:
-                    # aiohttp does not cancel a handler whose client left: look every second,
-                    # so a closed page frees its slot and a stopping service is not held.
-                    transport = request.transport
-                    if transport is None or transport.is_closing():
-                        break
-                    quiet += 1.0
-                    if quiet >= KEEP_ALIVE:
-                        await response.write(b": keep-alive\n\n")
-                        quiet = 0.0
-                    continue
-                if row == RESET:
-                    await response.write(b"event: reset\ndata: {}\n\n")
-                    break
-                data = orjson.dumps(row)
-                await response.write(b"id: %d\nevent: cell\ndata: %s\n\n" % (seq, data))
-        except (ConnectionResetError, asyncio.CancelledError):
-            pass
+            return await send_changes(request, self.live, after)
         finally:
-            self.live.unsubscribe(queue)
             self.streams -= 1
-        return response
 
     async def unregistered(self, request: web.Request) -> web.Response:
         from gamsi.web.policy import unregistered
