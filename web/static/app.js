@@ -276,6 +276,7 @@ function overviewPage() {
   setInterval(() => { if (state.dirty) render(); }, 2000);
   load();
   unregistered();
+  setInterval(unregistered, 60000); // a new server's items show up without a reload
 }
 
 // ---- timeline, login ------------------------------------------------------------

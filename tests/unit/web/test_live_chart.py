@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from typing import Any
 
@@ -106,3 +107,44 @@ def test_host_globs_become_like_patterns() -> None:
     assert like("web-*") == "web-%"
     assert like("db-?") == "db-_"
     assert like("a_b%c") == "a\\_b\\%c"
+
+
+ROUTING = """
+channels:
+  console: {type: console}
+recipients:
+  ops: {contacts: [{channel: console}]}
+routes:
+  - {name: all, match: {min_severity: harmless}, recipients: [ops]}
+maintenance:
+  - {name: "db <swap>", hosts: ["db-*"], start: "2026-11-30T00:00:00Z", end: "2026-12-01T00:00:00Z"}
+  - {name: sunday patching, tags: [patch], days: sun, hours: "02:00-04:00", timezone: Asia/Seoul}
+"""
+
+
+def test_maintenance_windows_are_listed_and_mark_the_hosts_they_cover(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from gamsi.settings import Settings
+    from gamsi.web.pages import timeline
+    from gamsi.web.timeline import maintenance_windows, muted
+
+    path = tmp_path / "routing.yaml"
+    path.write_text(ROUTING, encoding="utf-8")
+    s = Settings()
+    settings = replace(s, notifier=replace(s.notifier, routing_file=str(path)))
+    at = dt.datetime(2026, 11, 30, 1, 0, tzinfo=dt.UTC).timestamp()  # inside the one-off
+    later = dt.datetime(2026, 12, 2, 1, 0, tzinfo=dt.UTC).timestamp()  # a Wednesday: neither
+    windows = maintenance_windows(settings, now=at)
+    assert [(w["name"], w["active"]) for w in windows] == [
+        ("db <swap>", True), ("sunday patching", False)]  # fmt: skip
+    assert muted(windows, {"host": "db-1", "tags": []}, at)
+    assert not muted(windows, {"host": "web-1", "tags": []}, at)
+    assert not muted(windows, {"host": "db-1", "tags": []}, later)
+    html = timeline([{"event_id": "e1", "host": "db-1", "item": "cpu.util", "instance": "",
+                      "severity": 4, "transition": "raise", "ts": at, "message": "",
+                      "open": True, "acked_by": "", "muted": True}], windows)  # fmt: skip
+    assert "db &lt;swap&gt;" in html
+    assert "active now" in html
+    assert "점검 maintenance" in html
+    assert 'button class=ack data-event="e1"' in html
