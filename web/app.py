@@ -127,7 +127,11 @@ class Handlers:
 
     @public
     async def health(self, request: web.Request) -> web.Response:
-        return json_response({"status": "ok", "ready": self.live.ready})
+        """200 ``{"status": "ok"}`` once the picture is built (ready means ready: `gamsi up`
+        and the compose healthcheck wait for it), 503 while it is being rebuilt."""
+        if not self.live.ready:
+            return json_response({"status": "rebuilding"}, 503, {"Retry-After": "1"})
+        return json_response({"status": "ok"})
 
     async def cells(self, request: web.Request) -> web.Response:
         if not self.live.ready:

@@ -186,3 +186,17 @@ async def test_live_changes_stream_after_the_snapshot(site: tuple[str, Live]) ->
     data = next(x for x in lines if x.startswith("data: ["))
     assert '"web-9"' in data
     assert f"id: {seq + 1}" in lines
+
+
+async def test_health_says_ready_only_once_the_picture_is_built(site: tuple[str, Live]) -> None:
+    base, live = site
+    live.ready = False
+    status, body, _ = await _get(base + "/health")  # no token: a health check is public
+    assert status == 503
+    assert "rebuilding" in body
+    status, _, _ = await _get(base + "/api/cells", headers=AUTH)
+    assert status == 503
+    live.ready = True
+    status, body, _ = await _get(base + "/health")
+    assert status == 200
+    assert '"ok"' in body
