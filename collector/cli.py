@@ -21,7 +21,8 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     from gamsi.collector.agent import run_agent
     from gamsi.runner import run_service
 
-    return run_service(run_agent, settings, reload=lambda: load_settings(args.config))
+    # No wait for Kafka: the agent spools while the broker is away.
+    return run_service(run_agent, settings, reload=lambda: load_settings(args.config), kafka=False)
 
 
 def _once(args: argparse.Namespace, settings: Settings) -> int:

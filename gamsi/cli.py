@@ -14,12 +14,20 @@ import asyncio
 import importlib
 import logging
 import sys
+import traceback
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import orjson
 
 from gamsi import __version__
+from gamsi.cli_parser import (
+    GamsiParser,
+    add_global_options,
+    command_path,
+    spread_global_options,
+)
+from gamsi.logs import RateLimitFilter
 from gamsi.masking import install_log_masking, mask
 from gamsi.settings import ConfigError, Settings, describe, load_settings
 
@@ -77,11 +85,22 @@ def _kafka_stop(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _kafka_status(args: argparse.Namespace, settings: Settings) -> int:
-    from gamsi.kafka_broker import LocalBroker
+    """The configured bootstrap answers a metadata request (exit 0) or not (3); for the
+    local broker also whether its process runs."""
+    from dataclasses import replace
 
-    status = LocalBroker(settings).status()
-    print(f"Kafka {status}")
-    return 0 if status.running and status.answering else 3
+    from gamsi.kafka_broker import LocalBroker
+    from gamsi.kafka_errors import broker_answers
+    from gamsi.supervisor import uses_local_broker
+
+    answering = asyncio.run(broker_answers(settings))
+    if uses_local_broker(settings):
+        status = replace(LocalBroker(settings).status(), answering=answering)
+        print(f"Kafka {status}")
+    else:
+        state = "answering" if answering else "not answering"
+        print(f"Kafka at {settings.kafka.bootstrap}: {state}")
+    return 0 if answering else 3
 
 
 def _kafka_topics(args: argparse.Namespace, settings: Settings) -> int:
@@ -164,14 +183,13 @@ def _schemas(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    """The whole ``gamsi`` parser: global options (also after the subcommand), the
+    platform's commands and every stage's, and "did you mean" on a mistyped name."""
+    parser = GamsiParser(
         prog="gamsi", description="Gamsi (감시): watch servers, decide severity, notify, recover."
     )
     parser.add_argument("--version", action="version", version=f"gamsi {__version__}")
-    parser.add_argument(
-        "-c", "--config", help="TOML configuration file (default: $GAMSI_CONFIG or ./gamsi.toml)"
-    )
-    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    add_global_options(parser)
     sub = parser.add_subparsers(dest="command", required=True)
     _add_kafka(sub)
     config = sub.add_parser("config", help="show the effective configuration")
@@ -181,10 +199,39 @@ def build_parser() -> argparse.ArgumentParser:
     command(sub, "schemas", _schemas, "print the JSON Schema of every wire record")
     for module in STAGE_COMMANDS:
         importlib.import_module(module).add_commands(sub)
+    spread_global_options(parser)
     return parser
 
 
+SERVICES = frozenset({"collector", "streams", "notifier", "history", "remediator", "web"})
+"""Stages whose ``run`` subcommand is a long-running service (see :func:`_quiet_clients`)."""
+
+
+def _quiet_clients(path: tuple[str, ...], verbose: bool) -> None:
+    """Kafka client chatter: a one-shot command shows none of it (its failure is one
+    line); a service shows aiokafka's warnings, one per kind per minute (gamsi.logs)."""
+    if verbose:
+        return
+    aio = logging.getLogger("aiokafka")
+    if (len(path) == 2 and path[0] in SERVICES and path[1] == "run") or path == ("up",):
+        aio.setLevel(logging.WARNING)
+        limiter = RateLimitFilter(60.0)
+        for handler in logging.root.handlers:
+            handler.addFilter(
+                lambda r: not r.name.startswith(("aiokafka", "kafka")) or limiter.filter(r)
+            )
+    else:
+        aio.setLevel(logging.CRITICAL)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one ``gamsi`` command; returns its exit code.
+
+    Exit codes: the handler's own; 2 for a :class:`UserError` (or a usage error);
+    :data:`EXIT_CONFIG` (78, sysexits.h ``EX_CONFIG``) for a :class:`ConfigError`;
+    :data:`~gamsi.kafka_errors.EXIT_UNREACHABLE` (75) when Kafka cannot be reached;
+    130 on Ctrl-C. Expected failures are one line on stderr; ``-v`` adds the traceback.
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(
@@ -192,20 +239,36 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     install_log_masking()  # no credential of any URL in any log line
-    if not args.verbose:  # the client's connection chatter is noise on a terminal
-        logging.getLogger("aiokafka").setLevel(logging.WARNING)
+    _quiet_clients(command_path(parser, args), args.verbose)
+    settings: Settings | None = None
     try:
         settings = load_settings(args.config)
         return int(args.handler(args, settings))
-    except (ConfigError, UserError) as exc:
-        print(f"gamsi: error: {mask(str(exc))}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
         return 130
-    except Exception as exc:  # the broker/mvn/java errors carry their own advice
-        from gamsi.kafka_broker import BrokerError
+    except Exception as exc:
+        code, line = _expected(exc, settings)
+        if code is None:
+            raise
+        if args.verbose:
+            traceback.print_exc()
+        print(mask(line), file=sys.stderr)
+        return code
 
-        if isinstance(exc, BrokerError):
-            print(f"gamsi: error: {mask(str(exc))}", file=sys.stderr)
-            return 2
-        raise
+
+EXIT_CONFIG = 78
+"""Exit code of a configuration error (sysexits.h ``EX_CONFIG``): restarting will not help."""
+
+
+def _expected(exc: Exception, settings: Settings | None) -> tuple[int | None, str]:
+    """(exit code, the one line) for an expected failure; (None, "") for a bug."""
+    from gamsi.kafka_broker import BrokerError
+    from gamsi.kafka_errors import EXIT_UNREACHABLE, unreachable, unreachable_line
+
+    if isinstance(exc, ConfigError):
+        return EXIT_CONFIG, f"gamsi: error: {exc}"
+    if isinstance(exc, UserError | BrokerError):  # mvn/java errors carry their own advice
+        return 2, f"gamsi: error: {exc}"
+    if settings is not None and unreachable(exc):
+        return EXIT_UNREACHABLE, unreachable_line(settings)
+    return None, ""

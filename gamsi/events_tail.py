@@ -39,10 +39,10 @@ async def tail(settings: Settings, from_beginning: bool, limit: int | None) -> N
         group_id=None,
         auto_offset_reset="earliest" if from_beginning else "latest",
     )
-    await consumer.start()
     colour = sys.stdout.isatty()
     seen = 0
     try:
+        await consumer.start()  # inside the try: a failed start is stopped too
         async for message in consumer:
             try:
                 print(format_event(decode_severity_event(message.value), colour), flush=True)

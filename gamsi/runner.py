@@ -25,10 +25,16 @@ Service = Callable[[Settings, asyncio.Event], Awaitable[None]]
 
 
 async def serve(
-    service: Service, settings: Settings, reload: Callable[[], Settings] | None = None
+    service: Service,
+    settings: Settings,
+    reload: Callable[[], Settings] | None = None,
+    kafka: bool = True,
 ) -> None:
     """Run ``service(settings, stop)`` until SIGTERM/SIGINT; SIGHUP reloads when ``reload``
-    is given. Returns when the service has returned after a stop signal."""
+    is given. Returns when the service has returned after a stop signal. With ``kafka``
+    (a service that cannot work without the broker) it first waits until Kafka answers,
+    quietly (:func:`gamsi.kafka_errors.wait_for_broker`: one line a minute), so services
+    may start before the broker."""
     loop = asyncio.get_running_loop()
     terminate = asyncio.Event()
     reloading = asyncio.Event()
@@ -47,6 +53,13 @@ async def serve(
         with contextlib.suppress(NotImplementedError):  # not on Windows' event loops
             loop.add_signal_handler(sig, on_hup if sig == signal.SIGHUP else on_term)
     try:
+        if kafka:
+            from gamsi.kafka_errors import wait_for_broker
+
+            name = service.__module__.split(".")
+            who = name[1] if len(name) > 1 and name[0] == "gamsi" else name[0]
+            if not await wait_for_broker(settings, stop, who=who):
+                return
         while True:
             await service(settings, stop)
             if terminate.is_set() or not reloading.is_set() or reload is None:
@@ -65,10 +78,13 @@ async def serve(
 
 
 def run_service(
-    service: Service, settings: Settings, reload: Callable[[], Settings] | None = None
+    service: Service,
+    settings: Settings,
+    reload: Callable[[], Settings] | None = None,
+    kafka: bool = True,
 ) -> int:
     """:func:`serve` in a new event loop; returns the exit code 0 (errors propagate)."""
-    asyncio.run(serve(service, settings, reload))
+    asyncio.run(serve(service, settings, reload, kafka))
     return 0
 
 

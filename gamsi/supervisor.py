@@ -1,12 +1,18 @@
-"""`gamsi up`: the whole pipeline on this machine, in one foreground command.
+"""`gamsi up`: the whole pipeline on this machine, in one foreground command, honestly.
 
-It starts the local Kafka broker (unless ``[kafka] bootstrap`` points elsewhere),
-creates the topics, then runs every Gamsi service as its own process — history
-first, because with the embedded engine it must own the ClickHouse store — and
-multiplexes their output with a prefix while also writing one log file per
-service. A service that dies is restarted with backoff; Ctrl-C or SIGTERM stops
-the services (SIGTERM, then SIGKILL after a grace period) and the broker it started.
-Separate processes mirror production, where each service is its own unit.
+Steps, each announced on stderr with the time it took: take the data directory's
+lock (a second `gamsi up` on it is refused with the first one's pid); start the
+local Kafka broker unless ``[kafka] bootstrap`` points elsewhere (the first run
+fetches its jars from Maven Central, with a progress line); wait until Kafka
+answers and every topic is present; start every service as its own process and
+wait until each is *ready* by the contract of :mod:`gamsi.readiness` (consumer
+group joined, /health answering). Only then does it print ``ready in N s`` and the
+banner. Services are restarted as :mod:`gamsi.up_children` says: a configuration
+error before ready stops `gamsi up` with the service's error line; a crash loop is
+reported as DOWN; the broker it started is restarted when it dies. Ctrl-C or
+SIGTERM stops the services (SIGTERM, then SIGKILL after a grace period) and the
+broker it started. Separate processes mirror production, where each service is
+its own unit.
 """
 
 from __future__ import annotations
@@ -14,129 +20,209 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import fcntl
+import os
 import signal
 import sys
+import threading
 import time
-from dataclasses import dataclass
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, TextIO
 
-from gamsi.kafka_auth import kafka_client_options
+from gamsi.http_config import endpoint_token
+from gamsi.readiness import Probe, pending
 from gamsi.settings import Settings
+from gamsi.up_children import EXIT_CONFIG, Child, run_child, say, terminate, watch_broker
 
-SERVICES: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("history", ("history", "run")),
-    ("streams", ("streams", "run")),
-    ("notifier", ("notifier", "run")),
-    ("remediator", ("remediator", "run")),
-    ("collector", ("collector", "run")),
-    ("web", ("web", "run")),
+LOCAL = "127.0.0.1"
+SERVICES: tuple[tuple[str, tuple[str, ...], Probe], ...] = (
+    (
+        "history",
+        ("history", "run"),
+        Probe(
+            group=lambda s: s.history.group_id,
+            health=lambda s: (
+                (
+                    f"http://{LOCAL}:{s.history.query_port}/health",
+                    endpoint_token(s.history.query_token, s.history.query_token_file, "token"),
+                )
+                if s.history.query_port
+                else None
+            ),
+        ),
+    ),
+    ("streams", ("streams", "run"), Probe(group=lambda s: s.streams.app_id)),
+    (
+        "notifier",
+        ("notifier", "run"),
+        Probe(
+            group=lambda s: s.notifier.group_id,
+            health=lambda s: (
+                (f"http://{LOCAL}:{s.notifier.ack_port}/health", "")
+                if s.notifier.ack_port
+                else None
+            ),
+        ),
+    ),
+    ("remediator", ("remediator", "run"), Probe(group=lambda s: s.remediator.group_id)),
+    ("collector", ("collector", "run"), Probe()),
+    (
+        "web",
+        ("web", "run"),
+        Probe(health=lambda s: (f"http://{s.web.host}:{s.web.port}/health", "")),
+    ),
 )
+"""Every service of `gamsi up`: name, `gamsi` subcommand, readiness probe."""
 GRACE_SECONDS = 20.0
+READY_WARN = 120.0
+"""Seconds after which services still not ready are named (once)."""
+LOCK_NAME = "gamsi-up.lock"
 
 
-@dataclass
-class Child:
-    name: str
-    argv: list[str]
-    log_path: Path
-    log: BinaryIO
-    proc: asyncio.subprocess.Process | None = None
-    restarts: int = 0
-
-
-def _uses_local_broker(settings: Settings) -> bool:
+def uses_local_broker(settings: Settings) -> bool:
+    """Does ``[kafka] bootstrap`` name the local broker of ``[broker] port``?"""
     return settings.kafka.bootstrap.strip() in {
         f"127.0.0.1:{settings.broker.port}",
         f"localhost:{settings.broker.port}",
     }
 
 
-async def _pump(child: Child, stream: asyncio.StreamReader, echo: bool) -> None:
-    prefix = f"[{child.name:9}] "
-    while line := await stream.readline():
-        child.log.write(line)
-        child.log.flush()
-        if echo:
-            sys.stdout.write(prefix + line.decode("utf-8", "replace"))
-            sys.stdout.flush()
+def take_lock(data_dir: Path) -> TextIO:
+    """Hold ``<data_dir>/gamsi-up.lock`` (``flock``) for this process's life; returns the
+    open file, which must stay open. The kernel drops the lock when the process dies,
+    so a crash leaves no stale lock; the pid written in it is only for the message.
+    Raises UserError "Gamsi is already running (pid N)" when another process holds it."""
+    from gamsi.cli import UserError
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    path = data_dir / LOCK_NAME
+    handle = path.open("a+")  # not inherited by children (close-on-exec)
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        pid = handle.read().strip() or "?"
+        handle.close()
+        raise UserError(
+            f"Gamsi is already running (pid {pid}) on {data_dir}; stop it first "
+            f"(Ctrl-C in its terminal, or kill {pid})"
+        ) from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(f"{os.getpid()}\n")
+    handle.flush()
+    return handle
 
 
-async def _run_child(child: Child, stop: asyncio.Event, echo: bool) -> None:
-    backoff = 1.0
+@contextlib.contextmanager
+def ticking(what: str, every: float = 10.0) -> Iterator[None]:
+    """Say ``what ... (N s)`` every ``every`` seconds while the block runs (a slow first
+    download must not look like a hang)."""
+    done = threading.Event()
+    began = time.monotonic()
+
+    def tick() -> None:
+        while not done.wait(every):
+            say(f"  ... {what} ({time.monotonic() - began:.0f} s)")
+
+    thread = threading.Thread(target=tick, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join()
+
+
+async def _await_ready(
+    settings: Settings, children: list[Child], t0: float, stop: asyncio.Event, all_ready: Any
+) -> None:
+    """Probe every running, not-ready child; announce each; set ``all_ready`` and print
+    the banner when every one is ready; afterwards announce a restarted one's return."""
+    began, warned = time.monotonic(), False
     while not stop.is_set():
-        started = time.monotonic()
-        child.proc = await asyncio.create_subprocess_exec(
-            *child.argv,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT,
-            stdin=asyncio.subprocess.DEVNULL,
-        )
-        assert child.proc.stdout is not None
-        pump = asyncio.create_task(_pump(child, child.proc.stdout, echo))
-        code = await child.proc.wait()
-        await pump
-        if stop.is_set():
-            return
-        backoff = 1.0 if time.monotonic() - started > 60 else min(backoff * 2, 30.0)
-        child.restarts += 1
-        print(
-            f"gamsi: {child.name} exited with code {code}; restarting in {backoff:.0f} s "
-            f"(log: {child.log_path})",
-            file=sys.stderr,
-        )
+        for child in children:
+            waiting = child.ready_at is None and child.running() and not child.down
+            if waiting and not await pending(settings, child.probe):
+                child.ready_at = time.monotonic()
+                again = " again" if all_ready.is_set() else ""
+                say(f"{child.name} ready{again} ({child.ready_at - began:.1f} s)")
+        if not all_ready.is_set() and all(c.ready_at is not None for c in children):
+            all_ready.set()
+            say(f"ready in {time.monotonic() - t0:.1f} s")
+            print(_banner(settings, children), flush=True)
+        elif not all_ready.is_set() and not warned and time.monotonic() - began > READY_WARN:
+            warned = True
+            for child in children:
+                if child.ready_at is None:
+                    what = "; ".join(await pending(settings, child.probe)) or "not running"
+                    say(f"NOT READY after {READY_WARN:.0f} s: {child.name}: {what}")
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), backoff)
-
-
-async def _terminate(children: list[Child]) -> None:
-    for child in reversed(children):  # collector first, history (the store owner) last
-        if child.proc and child.proc.returncode is None:
-            child.proc.send_signal(signal.SIGTERM)
-            try:
-                await asyncio.wait_for(child.proc.wait(), GRACE_SECONDS)
-            except TimeoutError:
-                child.proc.kill()
-                await child.proc.wait()
+            await asyncio.wait_for(stop.wait(), 0.5 if not all_ready.is_set() else 2.0)
 
 
 async def supervise(
-    settings: Settings, config: str | None, only: list[str], echo: bool = True
-) -> None:
-    from gamsi.topics import ensure_topics, wait_for_kafka
+    settings: Settings,
+    config: str | None,
+    only: list[str],
+    echo: bool = True,
+    broker: Any = None,
+    t0: float | None = None,
+) -> int:
+    """Wait for Kafka and the topics, run the services until a signal; returns the exit
+    code (0, or :data:`EXIT_CONFIG` when a service refused to start). ``broker``: the
+    LocalBroker this `gamsi up` started, restarted when it dies."""
+    from gamsi.kafka_auth import kafka_client_options
+    from gamsi.topics import ensure_topics, topic_specs, wait_for_kafka
 
+    t0 = time.monotonic() if t0 is None else t0
+    step = time.monotonic()
+    say(f"waiting for Kafka at {settings.kafka.bootstrap} ...")
     await wait_for_kafka(
         settings.kafka.bootstrap, within=60, options=kafka_client_options(settings)
     )
-    await ensure_topics(settings)
+    created = await ensure_topics(settings)
+    say(
+        f"Kafka answers; {len(topic_specs(settings))} topics present, {len(created)} created "
+        f"({time.monotonic() - step:.1f} s)"
+    )
     logs = settings.data_dir / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     base = [sys.executable, "-m", "gamsi", *(["-c", config] if config else [])]
     children = [
-        Child(name, [*base, *argv], logs / f"{name}.log", _open_log(logs / f"{name}.log"))
-        for name, argv in SERVICES
+        Child(name, [*base, *argv], logs / f"{name}.log", (logs / f"{name}.log").open("ab"), probe)
+        for name, argv, probe in SERVICES
         if not only or name in only
     ]
-    stop = asyncio.Event()
+    stop, fatal, all_ready = asyncio.Event(), asyncio.Event(), asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    print(_banner(settings, children), flush=True)
-    tasks = [asyncio.create_task(_run_child(c, stop, echo)) for c in children]
+    say(f"starting {', '.join(c.name for c in children)} ...")
+    tasks = [asyncio.create_task(run_child(c, stop, fatal, all_ready, echo)) for c in children]
+    tasks.append(asyncio.create_task(_await_ready(settings, children, t0, stop, all_ready)))
+    if broker is not None:
+        tasks.append(asyncio.create_task(watch_broker(broker, stop)))
+    waits = [asyncio.create_task(fatal.wait()), asyncio.create_task(stop.wait())]
     try:
-        await stop.wait()
+        await asyncio.wait(waits, return_when="FIRST_COMPLETED")
+        if fatal.is_set():
+            for child in children:
+                if child.fatal:
+                    say(f"{child.name} cannot start: {child.fatal}")
+            say("stopping: fix the error above and run gamsi up again")
+            return EXIT_CONFIG
+        return 0
     finally:
-        print("gamsi: stopping services ...", file=sys.stderr)
-        await _terminate(children)
-        for task in tasks:
+        stop.set()
+        say("stopping services ...")
+        await terminate(children, GRACE_SECONDS)
+        for task in tasks + waits:
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await asyncio.gather(*tasks, *waits, return_exceptions=True)
         for child in children:
             child.log.close()
-
-
-def _open_log(path: Path) -> BinaryIO:
-    return path.open("ab")
 
 
 def _banner(settings: Settings, children: list[Child]) -> str:
@@ -154,25 +240,51 @@ def _banner(settings: Settings, children: list[Child]) -> str:
     )
 
 
+def _start_broker(broker: Any, settings: Settings) -> bool:
+    """Start the local broker if it is not running; True if this call started it."""
+    if broker.pid() is not None:
+        say(f"Kafka already running (pid {broker.pid()}); using it")
+        broker.start()
+        return False
+    began = time.monotonic()
+    if not (broker.libs / ".complete").exists():
+        say(
+            f"fetching Kafka {settings.broker.kafka_version} from Maven Central into "
+            f"{broker.libs} (first run only; about a minute)"
+        )
+        with ticking("still fetching Kafka's jars"):
+            broker.ensure_jars()
+    say(f"starting Kafka {settings.broker.kafka_version} on {broker.bootstrap} ...")
+    with ticking("Kafka is starting"):
+        broker.start()
+    say(f"Kafka started, pid {broker.pid()} ({time.monotonic() - began:.1f} s)")
+    return True
+
+
 def _up(args: argparse.Namespace, settings: Settings) -> int:
     from gamsi.kafka_broker import LocalBroker
 
-    broker = LocalBroker(settings) if _uses_local_broker(settings) else None
-    started_broker = False
-    if broker is not None:
-        if broker.pid() is None:
-            print(
-                f"gamsi: starting Kafka {settings.broker.kafka_version} on {broker.bootstrap} ..."
-            )
-            started_broker = True
-        broker.start()
+    t0 = time.monotonic()
+    lock = take_lock(settings.data_dir)
+    say(f"data directory {settings.data_dir} (pid {os.getpid()})")
+    broker = LocalBroker(settings) if uses_local_broker(settings) else None
+    started = broker is not None and _start_broker(broker, settings)
     try:
-        asyncio.run(supervise(settings, args.config, args.only or [], echo=not args.quiet))
+        return asyncio.run(
+            supervise(
+                settings,
+                args.config,
+                args.only or [],
+                echo=not args.quiet,
+                broker=broker if started else None,
+                t0=t0,
+            )
+        )
     finally:
-        if broker is not None and started_broker and not args.keep_broker:
-            print("gamsi: stopping Kafka ...", file=sys.stderr)
+        if broker is not None and started and not args.keep_broker:
+            say("stopping Kafka ...")
             broker.stop()
-    return 0
+        lock.close()
 
 
 def add_commands(sub: Any) -> None:
@@ -184,7 +296,7 @@ def add_commands(sub: Any) -> None:
     up.add_argument(
         "--only",
         action="append",
-        choices=[name for name, _ in SERVICES],
+        choices=[name for name, _, _ in SERVICES],
         help="run only this service (repeatable)",
     )
     up.add_argument("--quiet", action="store_true", help="do not echo service output")

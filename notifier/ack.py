@@ -124,8 +124,8 @@ def _problem_of(problems: list[Problem], event_id: str) -> Problem:
 async def _publish(settings: Settings, record: dict[str, Any]) -> None:
     await ensure_topics(settings)
     producer = AIOKafkaProducer(**kafka_client_options(settings), acks="all")
-    await producer.start()
     try:
+        await producer.start()
         await producer.send_and_wait(
             settings.notifier.acks_topic, orjson.dumps(record), key=ack_key(record).encode()
         )

@@ -68,7 +68,6 @@ async def read_map(settings: Settings, topic: str, into: dict[str, dict[str, Any
         group_id=None,
         isolation_level="read_committed",
     )
-    await consumer.start()
 
     def apply(record: ConsumerRecord[bytes, bytes]) -> None:
         key = record.key.decode("utf-8", "replace") if record.key else ""
@@ -85,6 +84,7 @@ async def read_map(settings: Settings, topic: str, into: dict[str, dict[str, Any
             log.warning("%s@%d: not a JSON object, skipped", topic, record.offset)
 
     try:
+        await consumer.start()  # inside the try: a failed start is stopped too
         return await read_compacted(consumer, topic, apply)
     finally:
         await consumer.stop()

@@ -9,8 +9,12 @@ from gamsi.settings import Settings
 
 
 def _run(args: argparse.Namespace, settings: Settings) -> int:
+    import asyncio
+
+    from gamsi.kafka_errors import wait_for_broker
     from gamsi.streams.service import run_worker
 
+    asyncio.run(wait_for_broker(settings, who="streams"))  # quietly, one line a minute
     return run_worker(settings, loglevel="debug" if args.verbose else "info")
 
 

@@ -57,6 +57,10 @@ class FeedStats:
     """Records that were not a valid policy and were skipped (the previous policy stayed)."""
     last_error: str = ""
     """``offset N: reason`` of the last bad record."""
+    source: str = ""
+    """Where the policy in force came from (the file `gamsi policy apply` read)."""
+    offset: int = -1
+    """Its offset on the policy topic (-1: none taken yet)."""
 
 
 def policy_record(
@@ -127,8 +131,8 @@ async def publish_policy(
     """Put ``policy`` in force: publish it to the policy topic under the one fixed key
     (``allow_empty``: see :func:`policy_record`)."""
     producer = AIOKafkaProducer(**kafka_client_options(settings), acks="all")
-    await producer.start()
     try:
+        await producer.start()
         await producer.send_and_wait(
             settings.kafka.policies_topic,
             policy_record(policy, source, allow_empty=allow_empty),
@@ -205,13 +209,14 @@ async def follow_policies(
             _skip(stats, record.offset, exc)
         else:
             stats.applied += 1
+            stats.source, stats.offset = source, record.offset
             log.info("policy from %s in force (offset %d)", source, record.offset)
 
     consumer = AIOKafkaConsumer(
         **kafka_client_options(settings), group_id=None, enable_auto_commit=False
     )
-    await consumer.start()
     try:
+        await consumer.start()
         await read_compacted(
             consumer, settings.kafka.policies_topic, take, follow=True, caught_up=caught_up
         )
