@@ -56,8 +56,8 @@ async def read_silences(settings: Settings) -> SilenceBook:
     consumer = AIOKafkaConsumer(
         **kafka_client_options(settings), group_id=None, enable_auto_commit=False
     )
-    await consumer.start()
     try:
+        await consumer.start()
         await read_compacted(consumer, topic, _applier(book, topic))
     finally:
         await consumer.stop()
@@ -72,8 +72,8 @@ async def follow_silences(
     consumer = AIOKafkaConsumer(
         **kafka_client_options(settings), group_id=None, enable_auto_commit=False
     )
-    await consumer.start()
     try:
+        await consumer.start()
         await read_compacted(
             consumer, topic, _applier(book, topic, announce=True), follow=True, caught_up=caught_up
         )
@@ -106,16 +106,20 @@ async def active_silences(settings: Settings, now: float | None = None) -> list[
     return book.active(time.time() if now is None else now)
 
 
-async def publish_silence(settings: Settings, silence: Silence) -> None:
-    """Write ``silence`` (acks=all) under its id."""
-    await ensure_topics(settings)
+async def publish_silence(
+    settings: Settings, silence: Silence, book: SilenceBook | None = None
+) -> None:
+    """Write ``silence`` (acks=all) under its id, and a tombstone for every silence of
+    ``book`` (read here when not given) that ended more than RETENTION ago."""
+    book = book if book is not None else await read_silences(settings)
+    topic = settings.notifier.silences_topic
     producer = AIOKafkaProducer(**kafka_client_options(settings), acks="all")
-    await producer.start()
     try:
+        await producer.start()
+        for old in book.stale(time.time()):
+            await producer.send(topic, None, key=old.encode())
         await producer.send_and_wait(
-            settings.notifier.silences_topic,
-            orjson.dumps(silence.to_record()),
-            key=silence.id.encode(),
+            topic, orjson.dumps(silence.to_record()), key=silence.id.encode()
         )
     finally:
         await producer.stop()
@@ -132,9 +136,10 @@ async def expire_silence(
     from gamsi.notifier.silences import SilenceError
 
     now = time.time() if now is None else now
-    silence = (await read_silences(settings)).find(prefix)
+    book = await read_silences(settings)
+    silence = book.find(prefix)
     if silence.ends <= now:
         raise SilenceError(f"silence {silence.id[:8]} has ended already")
     ended = expired(silence, now, by)
-    await publish_silence(settings, ended)
+    await publish_silence(settings, ended, book)
     return ended

@@ -40,6 +40,11 @@ MAX_PATTERNS = 100
 MAX_TEXT = 1000
 MAX_SPAN = 366 * 86400.0
 """The longest silence, in seconds (a forgotten one ends within a year)."""
+RETENTION = 5 * 86400.0
+"""Seconds an ended silence stays on the topic (``list --all`` shows it), then it is
+removed by the next ``add`` or ``expire`` (Alertmanager's default: 120 h)."""
+MAX_SILENCES = 10_000
+"""Silences a reader keeps at most; records beyond are skipped (a flood cannot grow it)."""
 
 
 class SilenceError(ValueError):
@@ -210,8 +215,11 @@ class SilenceBook:
             self.silences.pop(key, None)
             return None
         silence = parse_silence(value)
-        if silence is not None:
-            self.silences[silence.id] = silence
+        if silence is None:
+            return None
+        if silence.id not in self.silences and len(self.silences) >= MAX_SILENCES:
+            return None
+        self.silences[silence.id] = silence
         return silence
 
     def add(self, silence: Silence) -> None:
@@ -225,6 +233,10 @@ class SilenceBook:
         """The silence in force at ``ts`` that mutes ``event`` and ends last, or None."""
         found = [s for s in self.silences.values() if s.covers(event, ts)]
         return max(found, key=lambda s: s.ends) if found else None
+
+    def stale(self, now: float) -> list[str]:
+        """Ids of silences that ended more than :data:`RETENTION` seconds before ``now``."""
+        return [s.id for s in self.silences.values() if s.ends < now - RETENTION]
 
     def find(self, prefix: str) -> Silence:
         """The silence whose id is or starts with ``prefix``; SilenceError if none or several."""

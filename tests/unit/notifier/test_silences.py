@@ -212,3 +212,18 @@ def test_the_remediator_skips_what_a_silence_covers() -> None:
     book.add(silence())
     assert (check(event("db-1"), T) or "").startswith("silence ")
     assert check(event("web-1"), T) is None
+
+
+def test_an_ended_silence_is_kept_for_the_retention_and_a_flood_is_bounded() -> None:
+    from gamsi.notifier import silences as S
+
+    book = SilenceBook()
+    ended = expired(silence(), T + 60, "kim")
+    book.add(ended)
+    assert book.stale(T + 60 + S.RETENTION - 1) == []
+    assert book.stale(T + 61 + S.RETENTION) == [ended.id]
+    flood = SilenceBook()
+    for i in range(S.MAX_SILENCES + 5):
+        s = silence(hosts=[f"h-{i}"])
+        flood.apply(s.id, orjson.dumps(s.to_record()))
+    assert len(flood.silences) == S.MAX_SILENCES
