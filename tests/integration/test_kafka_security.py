@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -20,12 +21,15 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.errors import KafkaError, TopicAuthorizationFailedError
 
+from gamsi.collector.publisher import KafkaPublisher
 from gamsi.kafka_auth import kafka_client_options
 from gamsi.logs import RateLimitFilter
 from gamsi.notifier.service import run_notifier
-from gamsi.schemas.codec import encode
+from gamsi.schemas import MetricBatch, Sample
+from gamsi.schemas.codec import decode_severity_event, encode
 from gamsi.settings import Settings, load_settings
 from gamsi.topics import ensure_topics
+from tests.integration.kafka_io import CPU_SPIKE_POLICY, gamsi_service
 from tests.integration.test_notifier_service import event
 from tests.support.secure_broker import ADMIN, ADMIN_PASSWORD, SecureBroker, secure_broker
 from tests.support.slack_standin import SlackStandIn
@@ -73,9 +77,15 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecureBroker]:
         b.allow(
             "gamsi-notifier",
             ["Read"],
-            topic="gamsi.events,gamsi.acks,gamsi.notifier.ledger,gamsi.remediations",
+            topic="gamsi.events,gamsi.acks,gamsi.silences,gamsi.notifier.ledger,gamsi.remediations",
         )
         b.allow("gamsi-notifier", ["Read"], group="gamsi-notifier")
+        # the stream workers' role: its own prefixed topics (ticks, Faust's changelogs)
+        b.allow("gamsi-streams", ["Describe"], topic="gamsi", pattern="prefixed")
+        b.allow("gamsi-streams", ["Read"], topic=POLICIES)
+        b.allow("gamsi-streams", ["Write"], topic="gamsi.events,gamsi.deadletter")
+        b.allow("gamsi-streams", ["All"], topic="gamsi-streams", pattern="prefixed")
+        b.allow("gamsi-streams", ["All"], group="gamsi-streams", pattern="prefixed")
         yield b
 
 
@@ -208,3 +218,46 @@ async def test_the_notifier_runs_with_only_its_role(broker: SecureBroker, tmp_pa
     finally:
         await reader.stop()
     assert b"secure-web-1" in (delivery.value or b"")
+
+
+async def test_collector_to_stream_worker_on_the_secured_broker(
+    broker: SecureBroker, tmp_path: Path
+) -> None:
+    """The collector's publisher and the Faust stream worker (its own process, settings
+    from the environment) each with its role only: a breach becomes an event."""
+    collector = settings_of(broker, "gamsi-collector", tmp_path)
+    publisher = KafkaPublisher(collector)
+    host, t0 = "secure-db-1", time.time()
+    try:
+        for i, cpu in enumerate((97.0, 12.0)):
+            batch = MetricBatch(host, t0 + i, [Sample("cpu.util", cpu)], os="linux")
+            await publisher.publish(host.encode(), encode(batch))
+    finally:
+        await publisher.close()
+    worker = settings_of(broker, "gamsi-streams", tmp_path)
+    worker = replace(
+        worker,
+        paths=replace(worker.paths, data_dir=str(tmp_path / "data")),
+        streams=replace(worker.streams, policy_path=CPU_SPIKE_POLICY),
+    )
+    admin = admin_settings(broker, tmp_path)
+    reader = AIOKafkaConsumer(
+        admin.kafka.events_topic,
+        **kafka_client_options(admin),
+        group_id=None,
+        auto_offset_reset="earliest",
+    )
+    with gamsi_service(worker, "streams", "run", log=tmp_path / "streams.log") as proc:
+        await reader.start()
+        try:
+            got: list[bytes] = []
+            deadline = time.monotonic() + 120
+            while sum(host.encode() in v for v in got) < 2:  # other tests' events too
+                assert proc.poll() is None, (tmp_path / "streams.log").read_text()[-3000:]
+                assert time.monotonic() < deadline, (tmp_path / "streams.log").read_text()[-3000:]
+                batch = await reader.getmany(timeout_ms=500)
+                got += [m.value or b"" for ms in batch.values() for m in ms]
+        finally:
+            await reader.stop()
+    events = [e for e in map(decode_severity_event, got) if e.host == host]
+    assert [e.transition for e in events] == ["raise", "recover"]
