@@ -37,11 +37,25 @@ def _report(args: argparse.Namespace, settings: Settings) -> int:
 
     if args.hours <= 0:
         raise UserError(f"--hours: expected a positive number, got {args.hours}")
+    warn_unknown_item(args.item)
     reports = _with_history(
         settings, lambda run: all_reports(run, hours=args.hours, item=args.item, top=args.top)
     )
     _print(args, [(r.title, r.columns, r.rows) for r in reports])
     return 0
+
+
+def warn_unknown_item(item: str) -> None:
+    """A warning on stderr, with "did you mean", for an item no collector input reports
+    (a custom item is allowed, so this never refuses)."""
+    from gamsi.cli_parser import did_you_mean
+    from gamsi.streams.policy.catalogue import COLLECTOR_ITEMS, declared_input_items
+
+    known = COLLECTOR_ITEMS | declared_input_items()
+    if item not in known:
+        hint = did_you_mean(item, sorted(known)) or "; it is not a built-in item"
+        print(f"gamsi: warning: --item {item!r}: no collector input reports it{hint}",
+              file=sys.stderr)  # fmt: skip
 
 
 def _with_history(settings: Settings, use: Callable[[Run], T]) -> T:
@@ -68,7 +82,28 @@ def _print(args: argparse.Namespace, tables: list[tuple[str, list[str], list[lis
     for title, columns, rows in tables:
         if title:
             print(f"\n== {title}")
-        print(format_table(columns, rows))
+        print(format_table(columns, severity_names(columns, rows)))
+
+
+SEVERITY_COLUMNS = frozenset({"severity", "previous", "level", "worst"})
+"""Columns holding a severity level (0..5) that tables show by name (JSON keeps numbers)."""
+
+
+def severity_names(columns: list[str], rows: list[list[Any]]) -> list[list[Any]]:
+    """``rows`` with each 0..5 integer in a :data:`SEVERITY_COLUMNS` column replaced by
+    its level's name (``urgent``); other values untouched."""
+    from gamsi.schemas.records import Severity
+
+    named = {i for i, c in enumerate(columns) if c in SEVERITY_COLUMNS}
+    if not named:
+        return rows
+
+    def name(value: Any) -> Any:
+        if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 5:
+            return Severity(value).name.lower()
+        return value
+
+    return [[name(v) if i in named else v for i, v in enumerate(row)] for row in rows]
 
 
 def format_table(columns: list[str], rows: list[list[Any]]) -> str:
