@@ -30,6 +30,11 @@ import orjson
 
 from gamsi.logs import RateLimitFilter
 
+try:
+    import resource
+except ImportError:  # Windows: no RLIMIT_NOFILE to raise
+    resource = None  # type: ignore[assignment]
+
 log = logging.getLogger("gamsi.http")
 
 
@@ -184,3 +189,38 @@ def connection_of(transport: asyncio.BaseTransport | None) -> GuardedConnection 
         return None
     protocol = transport.get_protocol()
     return protocol if isinstance(protocol, GuardedConnection) else None
+
+
+FD_HEADROOM = 1024
+"""Descriptors kept for everything but HTTP connections (Kafka clients, files, the store)."""
+
+
+def ensure_fd_limit(max_connections: int) -> int:
+    """Raise this process's soft RLIMIT_NOFILE, within the hard limit, to at least
+    ``max_connections + FD_HEADROOM``; returns the soft limit in force.
+
+    systemd starts services with a soft limit of 1,024 (hard 524,288), which 1,100
+    idle connections exhausted. Raising the soft limit to what is needed is what
+    systemd's documentation advises programs that need more (``LimitNOFILE=`` in the
+    units does the same from outside). Logs one warning when the hard limit is too low.
+    """
+    want = max_connections + FD_HEADROOM
+    if resource is None:
+        return want
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < want:
+        target = want if hard == resource.RLIM_INFINITY else min(want, hard)
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft = target
+        except (ValueError, OSError):
+            pass
+        if soft < want:
+            log.warning(
+                "open-file limit %d is below the %d an endpoint with [http] max_connections = "
+                "%d needs; raise LimitNOFILE (or ulimit -n)",
+                soft,
+                want,
+                max_connections,
+            )
+    return soft

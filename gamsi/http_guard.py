@@ -37,7 +37,7 @@ import orjson
 from aiohttp import web
 
 from gamsi.http_config import HttpSettings
-from gamsi.http_conn import ConnectionLimits, GuardedConnection, connection_of
+from gamsi.http_conn import ConnectionLimits, GuardedConnection, connection_of, ensure_fd_limit
 from gamsi.logs import rate_limit
 from gamsi.masking import mask
 
@@ -241,6 +241,7 @@ async def serve(app: web.Application, guard: Guard, host: str, port: int) -> Ser
     Raises OSError when the address cannot be bound (the runner is cleaned up first).
     """
     rate_limit("aiohttp", period=60.0)  # aiohttp's own error lines: one per kind per minute
+    ensure_fd_limit(guard.limits.max_connections)  # the cap must bind before the fd limit
     runner = web.AppRunner(
         app, access_log=None, handle_signals=False, keepalive_timeout=guard.limits.idle_timeout
     )
