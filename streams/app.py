@@ -31,7 +31,14 @@ from gamsi.schemas.faust_codec import STATE_CODEC_NAME, register
 from gamsi.schemas.records import MetricBatch, SeverityEvent
 from gamsi.settings import Settings
 from gamsi.streams.limits import Limits
-from gamsi.streams.worker import COUNTERS, Watching, dump_state, judge_batch, run_ticks
+from gamsi.streams.worker import (
+    COUNTERS,
+    HostTable,
+    Watching,
+    dump_state,
+    judge_batch,
+    run_ticks,
+)
 from gamsi.topics import ticks_topic
 
 log = logging.getLogger(__name__)
@@ -147,6 +154,12 @@ def create_app(
     )
     # Faust writes table values with the table's own serializer, not the schema's
     state.value_serializer = _register_state_codec()
+    hosts = HostTable(state)  # the same table, its hosts indexed by partition for the ticks
+
+    @state.on_recover
+    async def reindex() -> None:  # restored from the changelog behind the index's back
+        hosts.invalidate()
+
     limits = Limits.of(settings.streams)
     judged_up_to: dict[int, int] = {}  # partition → next metrics offset to judge (this process)
 
@@ -175,7 +188,7 @@ def create_app(
         async for event in stream.events():
             message = event.message
             judge = partial(
-                judge_batch, holder.engine, state, partition=message.partition, limits=limits
+                judge_batch, holder.engine, hosts, partition=message.partition, limits=limits
             )
             judged, letter = screen(message, judge, worker_name)  # any failure: a dead letter
             judged_up_to[message.partition] = message.offset + 1
@@ -198,7 +211,7 @@ def create_app(
             def report(host: str, exc: BaseException) -> None:
                 log.error("tick failed for host %s (state reset): %r", host, exc)
 
-            for host, transitions in run_ticks(holder.engine, state, partition, now, sees, report):
+            for host, transitions in run_ticks(holder.engine, hosts, partition, now, sees, report):
                 await emit(host, transitions)
 
     @app.timer(interval=settings.streams.tick_interval, on_leader=True)

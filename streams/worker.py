@@ -7,7 +7,8 @@ Any exception it raises becomes a dead letter (gamsi.deadletter.screen) and the
 worker goes on; an exception from inside the engine — a fault no record should be
 able to cause — also resets that host's state, so one host's bad state can never
 fail every later batch of that host. :func:`run_ticks` does the same per host for
-the no-data timers. :class:`Watching` decides whether a tick may judge silence.
+the no-data timers, visiting only the hosts of the tick's partition (:class:`HostTable`
+indexes them). :class:`Watching` decides whether a tick may judge silence.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable, MutableMapping
+from collections.abc import Callable, Iterator, MutableMapping
 from typing import Any
 
 import orjson
@@ -83,6 +84,92 @@ def judge_batch(
     return batch.host, transitions
 
 
+class HostTable(MutableMapping[str, Any]):
+    """The host-state table with its hosts indexed by partition, so that a tick visits the
+    hosts of its own partition only: O(hosts of the partition), not O(all hosts).
+
+    Every write through this mapping (``{"p": partition, "s": state}``) files the host
+    under ``p`` (a host that moves partition, after a change of the partition count, is
+    moved); a delete forgets it. Writes that bypass it — Faust restoring the table from
+    its changelog after a restart or a rebalance, a revoked partition dropped — are caught
+    at the next :meth:`hosts_of`: the index is rebuilt (one pass over the table) when the
+    table's size differs from the index's or :meth:`invalidate` was called (the app calls
+    it when the table has been recovered), and a listed host whose state has gone or
+    moved is dropped or moved as the tick visits it.
+    """
+
+    def __init__(self, table: MutableMapping[str, Any]) -> None:
+        self.table = table
+        self._partition: dict[str, int | None] = {}  # host → its partition (None: no state)
+        self._hosts: dict[int, dict[str, None]] = {}  # partition → its hosts, in write order
+        self._stale = True
+
+    def __getitem__(self, host: str) -> Any:
+        return self.table[host]
+
+    def get(self, host: str, default: Any = None) -> Any:
+        return self.table.get(host, default)
+
+    def __setitem__(self, host: str, value: Any) -> None:
+        self.table[host] = value
+        self._file(host, value)
+
+    def __delitem__(self, host: str) -> None:
+        del self.table[host]
+        self._forget(host)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.table)
+
+    def __len__(self) -> int:
+        return len(self.table)
+
+    def invalidate(self) -> None:
+        """Rebuild the index on the next :meth:`hosts_of` (the table changed underneath)."""
+        self._stale = True
+
+    def hosts_of(self, partition: int) -> list[str]:
+        """The hosts filed under ``partition`` (a copy: the caller may write the table)."""
+        if self._stale or len(self.table) != len(self._partition):
+            self._rebuild()
+        return list(self._hosts.get(partition, ()))
+
+    def revise(self, host: str, partition: int) -> Any:
+        """The held value of a listed host if it still belongs to ``partition``; otherwise
+        None, and the index follows the table (the host is forgotten or moved)."""
+        held = self.table.get(host)
+        if held is None or held.get("p") != partition:
+            self._file(host, held)
+            return None
+        return held
+
+    def _file(self, host: str, value: Any) -> None:
+        partition = value.get("p") if isinstance(value, dict) else None
+        before = self._partition.get(host)
+        if host in self._partition and before == partition:
+            return
+        if before is not None:
+            self._hosts[before].pop(host, None)
+        if value is None:  # gone from the table
+            self._partition.pop(host, None)
+            return
+        self._partition[host] = partition  # counted even when unplaceable (size check)
+        if partition is not None:
+            self._hosts.setdefault(partition, {})[host] = None
+
+    def _forget(self, host: str) -> None:
+        before = self._partition.pop(host, None)
+        if before is not None:
+            self._hosts[before].pop(host, None)
+
+    def _rebuild(self) -> None:
+        self._partition.clear()
+        self._hosts.clear()
+        for host, held in list(self.table.items()):
+            self._file(host, held)
+        self._stale = False
+
+
 def run_ticks(
     engine: Any,
     table: MutableMapping[str, Any],
@@ -92,20 +179,24 @@ def run_ticks(
     report: Callable[[str, BaseException], None],
 ) -> list[tuple[str, list[SeverityEvent]]]:
     """Run the no-data timers of every host of ``partition``; a host whose tick fails is
-    reset and reported (``report(host, exc)``), the others go on."""
+    reset and reported (``report(host, exc)``), the others go on. With a
+    :class:`HostTable` only that partition's hosts are visited; a plain mapping is
+    indexed for this call (one pass over it)."""
+    hosts = table if isinstance(table, HostTable) else HostTable(table)
     out = []
-    for host, held in list(table.items()):
-        if held is None or held["p"] != partition:
+    for host in hosts.hosts_of(partition):
+        held = hosts.revise(host, partition)
+        if held is None:
             continue
         restored = not isinstance(held["s"], host_state.HostState)
         try:
             new_state, transitions = engine.tick(held["s"], host, now, watching)
         except Exception as exc:  # a bug a state revealed: never stop the worker
-            _reset(table, host, partition, "a tick")
+            _reset(hosts, host, partition, "a tick")
             report(host, exc)
             continue
         if transitions or restored:
-            table[host] = {"p": partition, "s": new_state}
+            hosts[host] = {"p": partition, "s": new_state}
         if transitions:
             out.append((host, transitions))
     return out
