@@ -17,8 +17,9 @@ from gamsi.http_guard import serve
 from gamsi.metrics import SelfReport
 from gamsi.settings import Settings
 from gamsi.web.app import build_app, make_guard
+from gamsi.web.feed import follow
 from gamsi.web.history import HistoryAccess
-from gamsi.web.live import Live, follow
+from gamsi.web.live import Live
 
 log = logging.getLogger(__name__)
 

@@ -3,7 +3,8 @@
 One stream per open page: after the ``retry`` hint, each changed cell is an
 ``event: cell`` whose ``id`` is the change's sequence number (EventSource sends the
 last one back as ``Last-Event-ID`` when it reconnects) and whose data is the cell row
-of :func:`gamsi.web.live.cell_row`; ``event: reset`` tells the page to load the whole
+of :func:`gamsi.web.live.cell_row`; ``event: host`` carries a server's new OS and tags
+(``{"host", "os", "tags"}``); ``event: reset`` tells the page to load the whole
 picture again, and ends the stream. A comment every :data:`KEEP_ALIVE` seconds keeps
 proxies from closing a quiet stream.
 """
@@ -49,7 +50,9 @@ async def send_changes(request: web.Request, live: Live, after: int) -> web.Stre
             if row == RESET:
                 await response.write(b"event: reset\ndata: {}\n\n")
                 break
-            await response.write(b"id: %d\nevent: cell\ndata: %s\n\n" % (seq, orjson.dumps(row)))
+            kind = b"host" if isinstance(row, dict) else b"cell"
+            data = orjson.dumps(row)
+            await response.write(b"id: %d\nevent: %s\ndata: %s\n\n" % (seq, kind, data))
     except ConnectionResetError:
         pass  # the page went away mid-write
     finally:

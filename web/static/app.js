@@ -228,6 +228,13 @@ function follow() {
     update(JSON.parse(ev.data));
     counts();
   });
+  source.addEventListener("host", (ev) => {
+    state.seq = Number(ev.lastEventId) || state.seq;
+    const h = JSON.parse(ev.data);
+    state.hosts[h.host] = [h.os, h.tags];
+    options();
+    state.dirty = true; // filters by OS and tag see it at the next redraw
+  });
   source.addEventListener("reset", () => { source.close(); load(); });
 }
 

@@ -148,3 +148,13 @@ def test_maintenance_windows_are_listed_and_mark_the_hosts_they_cover(tmp_path: 
     assert "active now" in html
     assert "점검 maintenance" in html
     assert 'button class=ack data-event="e1"' in html
+
+
+async def test_a_servers_new_os_and_tags_reach_followers_once() -> None:
+    live = Live()
+    live.on_event(_event("a", 1, 1.0, 1))
+    queue = live.subscribe(live.seq)
+    live.describe("a", "linux", ["web"])
+    live.describe("a", "linux", ["web"])  # unchanged: nothing sent
+    assert [row for _, row in _drain(queue)] == [{"host": "a", "os": "linux", "tags": ["web"]}]
+    assert live.snapshot()["hosts"]["a"] == ["linux", ["web"]]
