@@ -60,7 +60,7 @@ def variables(n: Notification, extra: dict[str, str] | None = None) -> dict[str,
         "threshold": first.threshold,
         "event_id": first.event_id,
         "hosts": ", ".join(n.hosts),
-        "count": len(n.events),
+        "count": n.count,  # listed and omitted ("… and N more")
         "events": [asdict(e) for e in n.events],
     }
     out.update(extra or {})

@@ -140,7 +140,7 @@ class SlackChannel:
 def blocks(n: Notification) -> list[dict[str, Any]]:
     """Block Kit: a headline, the fields (or the list of events), context and a link."""
     out: list[dict[str, Any]] = [_section(f"*{_escape(n.headline())}*")]
-    if len(n.events) == 1:
+    if n.count == 1:
         e = n.events[0]
         fields = [
             f"*Host*\n{_escape(e.host)}",
@@ -151,8 +151,9 @@ def blocks(n: Notification) -> list[dict[str, Any]]:
         out.append({"type": "section", "fields": [{"type": "mrkdwn", "text": f} for f in fields]})
     else:
         listed = [f"• {_escape(line)}" for line in n.lines()[:MAX_LISTED]]
-        if len(n.events) > MAX_LISTED:
-            listed.append(f"… and {len(n.events) - MAX_LISTED} more")
+        more = max(len(n.events) - MAX_LISTED, 0) + n.omitted  # cut here, or not in the message
+        if more > 0:
+            listed.append(f"… and {more} more")
         chunk = ""
         for line in listed:
             if len(chunk) + len(line) + 1 > SECTION_LIMIT:

@@ -118,3 +118,17 @@ def _route(h: Harness, e: object) -> list:
     from gamsi.notifier.route import route_event
 
     return route_event(h.config, e, h.clock.now)  # type: ignore[arg-type]
+
+
+def test_channels_count_the_events_a_message_covers_but_does_not_list() -> None:
+    """A message cut at the cap says how many it covers on every channel, listed or not."""
+    from gamsi.notifier.channels.slack import blocks
+    from gamsi.notifier.http_template import variables
+
+    listed = [event(f"h{i}") for i in range(3)]
+    n = Notification("r", "ops", "slack", "#ops", "raise", listed, 0.0, omitted=40)
+    assert variables(n)["count"] == 43
+    text = str(blocks(n))
+    assert "… and 40 more" in text
+    one = Notification("r", "ops", "slack", "#ops", "raise", listed[:1], 0.0, omitted=5)
+    assert "*Host*" not in str(blocks(one))  # six events: a list, not one event's fields
