@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import os
 import signal
@@ -41,22 +42,31 @@ def running_pid(settings: Settings) -> int | None:
     try:
         pid = int(pid_path(settings).read_text().split()[0])
         os.kill(pid, 0)
+    except PermissionError:  # alive, but another user's (systemd runs it as gamsi)
+        pass
     except (OSError, ValueError, IndexError):
         return None
-    with contextlib.suppress(OSError):  # where /proc exists, the process must be ours
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-        if b"notifier" not in cmdline:
+    with contextlib.suppress(OSError):  # where /proc exists, it must be `... notifier run`
+        args = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        if not any(a == b"notifier" and b == b"run" for a, b in itertools.pairwise(args)):
             return None
     return pid
 
 
 def signal_reload(settings: Settings) -> int:
     """Send SIGHUP to the running notifier; returns its pid. Raises ProcessLookupError
-    when none runs for this data directory."""
+    when none runs for this data directory, or when it may not be signalled (another
+    user's process), with a message saying what to do."""
     pid = running_pid(settings)
     if pid is None:
         raise ProcessLookupError(f"no running notifier (no live pid in {pid_path(settings)})")
-    os.kill(pid, signal.SIGHUP)
+    try:
+        os.kill(pid, signal.SIGHUP)
+    except PermissionError:
+        raise ProcessLookupError(
+            f"not permitted to signal the notifier (pid {pid}): run this as its user or "
+            "root, or `systemctl reload gamsi-notifier`"
+        ) from None
     return pid
 
 
