@@ -139,19 +139,31 @@ class _Offsets:
         return out
 
 
+def _apply_ack(record: ConsumerRecord[bytes, bytes], pipeline: Pipeline) -> bool:
+    """Apply one record of the acks topic; never raises (a bad ack is logged and skipped:
+    no record may stop the notifier). Returns whether it changed a problem."""
+
+    def apply(value: bytes) -> bool:
+        ack = parse_ack(value)
+        return bool(ack and pipeline.acknowledge(ack))
+
+    changed, refused = screen(record, apply, "notifier-acks")
+    if refused is not None:
+        log.error("ack at offset %d skipped: %s", record.offset, refused.reason)
+    return bool(changed)
+
+
 async def _follow_acks(consumer: AIOKafkaConsumer, pipeline: Pipeline) -> None:
     async for record in consumer:
-        ack = parse_ack(record.value or b"")
-        if ack and pipeline.acknowledge(ack):
-            what = "withdrawn" if ack.get("undo") else f"acknowledged by {ack['by']}"
-            log.info("%s: %s", ack["event_id"], what)
+        if _apply_ack(record, pipeline):
+            ack = parse_ack(record.value or b"") or {}
+            what = "withdrawn" if ack.get("undo") else f"acknowledged by {ack.get('by')}"
+            log.info("%s: %s", ack.get("event_id"), what)
 
 
 async def _replay_acks(consumer: AIOKafkaConsumer, topic: str, pipeline: Pipeline) -> None:
     def apply(record: ConsumerRecord[bytes, bytes]) -> None:
-        ack = parse_ack(record.value or b"")
-        if ack:
-            pipeline.acknowledge(ack)
+        _apply_ack(record, pipeline)
 
     await read_compacted(consumer, topic, apply)
 

@@ -137,3 +137,23 @@ def test_ack_records_round_trip_and_bad_ones_are_ignored() -> None:
     ):
         assert parse_ack(orjson.dumps(bad)) is None
     assert parse_ack(b"\xff") is None
+
+
+def test_an_ack_record_that_breaks_the_pipeline_is_skipped_not_fatal() -> None:
+    """No record of the acks topic may stop the notifier (issue 10 §1, the acks member)."""
+    from types import SimpleNamespace
+
+    from gamsi.notifier.service import _apply_ack
+
+    class Exploding:
+        def acknowledge(self, ack: object) -> bool:
+            raise KeyError("what no code path foresaw")
+
+    record = SimpleNamespace(
+        topic="acks",
+        partition=0,
+        offset=7,
+        key=b"k",
+        value=b'{"kind":"ack","event_id":"e","by":"kim","at":1.0}',
+    )
+    assert _apply_ack(record, Exploding()) is False  # type: ignore[arg-type]
