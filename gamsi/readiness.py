@@ -9,7 +9,9 @@ A service is *ready* when every probe declared for it passes:
 * **/health answers** — a service that serves HTTP declares a health URL; it is
   ready when ``GET /health`` answers 200 with JSON ``{"status": "ok"}`` and no
   ``"ready": false`` (the status page says ``ready: false`` while it rebuilds its
-  picture). The endpoint's bearer token is sent when one is configured;
+  picture; a service of :mod:`gamsi.health` answers 503 until it works). The
+  endpoint's bearer token is sent when one is configured. A service serving
+  ``/health`` on its ``[section] metrics_port`` is probed there (:func:`own_health`);
 * a service with no probe (the collector, which spools when Kafka is away) is
   ready when it is running.
 
@@ -44,6 +46,17 @@ class Probe:
 
     group: Callable[[Settings], str | None] = lambda s: None
     health: Callable[[Settings], tuple[str, str] | None] = lambda s: None
+
+
+def own_health(section: str) -> Callable[[Settings], tuple[str, str] | None]:
+    """The health probe of a service that serves ``/health`` on its ``[section]
+    metrics_port`` (127.0.0.1; no token): None while that port is 0 or undeclared."""
+
+    def url(settings: Settings) -> tuple[str, str] | None:
+        port = getattr(getattr(settings, section), "metrics_port", 0)
+        return (f"http://127.0.0.1:{port}/health", "") if port else None
+
+    return url
 
 
 async def groups_stable(settings: Settings, groups: list[str]) -> dict[str, bool]:
@@ -97,4 +110,4 @@ async def pending(settings: Settings, probe: Probe) -> list[str]:
     return waiting
 
 
-__all__ = ["Probe", "groups_stable", "health_ok", "pending"]
+__all__ = ["Probe", "groups_stable", "health_ok", "own_health", "pending"]

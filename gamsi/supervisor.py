@@ -24,16 +24,22 @@ import fcntl
 import os
 import signal
 import sys
-import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
 from gamsi.http_config import endpoint_token
-from gamsi.readiness import Probe, pending
+from gamsi.readiness import Probe, own_health, pending
 from gamsi.settings import Settings
-from gamsi.up_children import EXIT_CONFIG, Child, run_child, say, terminate, watch_broker
+from gamsi.up_children import (
+    EXIT_CONFIG,
+    Child,
+    run_child,
+    say,
+    terminate,
+    ticking,
+    watch_broker,
+)
 
 LOCAL = "127.0.0.1"
 SERVICES: tuple[tuple[str, tuple[str, ...], Probe], ...] = (
@@ -52,7 +58,7 @@ SERVICES: tuple[tuple[str, tuple[str, ...], Probe], ...] = (
             ),
         ),
     ),
-    ("streams", ("streams", "run"), Probe(group=lambda s: s.streams.app_id)),
+    ("streams", ("streams", "run"), Probe(lambda s: s.streams.app_id, own_health("streams"))),
     (
         "notifier",
         ("notifier", "run"),
@@ -65,8 +71,12 @@ SERVICES: tuple[tuple[str, tuple[str, ...], Probe], ...] = (
             ),
         ),
     ),
-    ("remediator", ("remediator", "run"), Probe(group=lambda s: s.remediator.group_id)),
-    ("collector", ("collector", "run"), Probe()),
+    (
+        "remediator",
+        ("remediator", "run"),
+        Probe(lambda s: s.remediator.group_id, own_health("remediator")),
+    ),
+    ("collector", ("collector", "run"), Probe(health=own_health("collector"))),
     (
         "web",
         ("web", "run"),
@@ -113,26 +123,6 @@ def take_lock(data_dir: Path) -> TextIO:
     handle.write(f"{os.getpid()}\n")
     handle.flush()
     return handle
-
-
-@contextlib.contextmanager
-def ticking(what: str, every: float = 10.0) -> Iterator[None]:
-    """Say ``what ... (N s)`` every ``every`` seconds while the block runs (a slow first
-    download must not look like a hang)."""
-    done = threading.Event()
-    began = time.monotonic()
-
-    def tick() -> None:
-        while not done.wait(every):
-            say(f"  ... {what} ({time.monotonic() - began:.0f} s)")
-
-    thread = threading.Thread(target=tick, daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        done.set()
-        thread.join()
 
 
 async def _await_ready(
@@ -226,14 +216,15 @@ async def supervise(
 
 
 def _banner(settings: Settings, children: list[Child]) -> str:
-    names = ", ".join(c.name for c in children)
+    names = [c.name for c in children]
+    page = f"http://{settings.web.host}:{settings.web.port}/" if "web" in names else "(not run)"
     return (
-        f"Gamsi is up: {names}\n"
+        f"Gamsi is up: {', '.join(names)}\n"
         f"  Kafka:       {settings.kafka.bootstrap} (topics {settings.kafka.metrics_topic}, "
         f"{settings.kafka.events_topic}, {settings.kafka.deadletter_topic})\n"
         f"  History:     {settings.history_dsn()}  ->  gamsi history query "
         f'"SELECT * FROM events ORDER BY ts DESC LIMIT 10"\n'
-        f"  Status page: http://{settings.web.host}:{settings.web.port}/  (gamsi status)\n"
+        f"  Status page: {page}  (gamsi status)\n"
         f"  Events live: gamsi events tail\n"
         f"  Logs:        {settings.data_dir / 'logs'}/<service>.log\n"
         f"  Stop:        Ctrl-C"

@@ -21,7 +21,9 @@ import asyncio
 import collections
 import contextlib
 import sys
+import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -187,3 +189,23 @@ async def terminate(children: list[Child], grace: float) -> None:
             except TimeoutError:
                 child.proc.kill()
                 await child.proc.wait()
+
+
+@contextlib.contextmanager
+def ticking(what: str, every: float = 10.0) -> Iterator[None]:
+    """Say ``what ... (N s)`` every ``every`` seconds while the block runs (a slow first
+    download must not look like a hang)."""
+    done = threading.Event()
+    began = time.monotonic()
+
+    def tick() -> None:
+        while not done.wait(every):
+            say(f"  ... {what} ({time.monotonic() - began:.0f} s)")
+
+    thread = threading.Thread(target=tick, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join()
