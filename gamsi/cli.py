@@ -174,10 +174,12 @@ def _config_docs(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _schemas(args: argparse.Namespace, settings: Settings) -> int:
+    from gamsi.remediator.records import WIRE_RECORDS
     from gamsi.schemas.codec import json_schema
     from gamsi.schemas.records import RECORD_TYPES
 
     out = {kind: json_schema(cls) for kind, cls in RECORD_TYPES.items()}
+    out.update({cls.kind: json_schema(cls) for cls in WIRE_RECORDS})
     sys.stdout.write(orjson.dumps(out, option=orjson.OPT_INDENT_2).decode() + "\n")
     return 0
 

@@ -20,12 +20,13 @@ use the shared codec's envelope and field checks (:mod:`gamsi.schemas.codec`).
 from __future__ import annotations
 
 import hashlib
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any, ClassVar
 
 import orjson
 
 from gamsi.schemas.codec import DecodeError, _plain, encode, read_envelope
+from gamsi.schemas.records import _f
 
 # Decisions of the remediator.
 ISSUED, SKIPPED, DRY_RUN, STOPPED = "issued", "skipped", "dry-run", "stopped"
@@ -44,20 +45,20 @@ class Command:
 
     kind: ClassVar[str] = "remediation_command"
 
-    command_id: str
-    host: str
-    script: str
-    args: list[str] = field(default_factory=list)
-    timeout: float = 30.0
-    issued_at: float = 0.0
-    expires_at: float = 0.0
-    incident: str = ""
-    attempt: int = 0
-    event_id: str = ""
-    watch: str = ""
-    item: str = ""
-    instance: str = ""
-    by: str = ""
+    command_id: str = _f("", "Derived from incident, script and attempt (manual: random).")
+    host: str = _f("", "The server whose agent runs it (the record's key too).")
+    script: str = _f("", "A plain file name in the agent's scripts_dir.")
+    args: list[str] = _f("", "Arguments, each one argv element; no shell.", factory=list)
+    timeout: float = _f("s", "Killed with its process group after this long.", 30.0)
+    issued_at: float = _f("s since epoch (UTC)", "When the remediator signed it.", 0.0)
+    expires_at: float = _f("s since epoch (UTC)", "The agent refuses it after this.", 0.0)
+    incident: str = _f("", "host|watch|item|instance|since; empty for a manual run.", "")
+    attempt: int = _f("", "1, 2, ... within the incident; 0 for a manual run.", 0)
+    event_id: str = _f("", "The severity event that started it.", "")
+    watch: str = _f("", "The watch whose binding it is.", "")
+    item: str = _f("", "The watched item.", "")
+    instance: str = _f("", "The item's instance (mount, NIC, ...).", "")
+    by: str = _f("", "remediator@HOST, or manual:USER@HOST.", "")
 
 
 COMMAND_FIELDS = (
@@ -72,28 +73,31 @@ class Remediation:
 
     kind: ClassVar[str] = "remediation"
 
-    ts: float
-    status: str
-    host: str
-    script: str = ""
-    command_id: str = ""
-    event_id: str = ""
-    incident: str = ""
-    attempt: int = 0
-    watch: str = ""
-    item: str = ""
-    instance: str = ""
-    severity: int = 0
-    value: float = 0.0
-    args: list[str] = field(default_factory=list)
-    runs_on: str = "agent"
-    reason: str = ""
-    timeout_s: float = 0.0
-    exit_code: int = -1
-    duration_s: float = 0.0
-    output: str = ""
-    by: str = ""
-    tags: list[str] = field(default_factory=list)
+    ts: float = _f("s since epoch (UTC)", "When it was decided or finished.")
+    status: str = _f(
+        "", "issued, skipped, dry-run, stopped, lost, not-recovered, recovered (remediator); "
+        "ok, failed, timed-out, rejected (agent)."
+    )  # fmt: skip
+    host: str = _f("", "The server it is about (for a rejection: the agent that refused).")
+    script: str = _f("", "The script's name.", "")
+    command_id: str = _f("", "The command's id (empty: no command, or an unverified one).", "")
+    event_id: str = _f("", "The severity event behind it.", "")
+    incident: str = _f("", "host|watch|item|instance|since; empty for a manual run.", "")
+    attempt: int = _f("", "The attempt within the incident.", 0)
+    watch: str = _f("", "The watch.", "")
+    item: str = _f("", "The watched item.", "")
+    instance: str = _f("", "The item's instance.", "")
+    severity: int = _f("0..5", "The event's severity.", 0)
+    value: float = _f("item's unit", "The event's value.", 0.0)
+    args: list[str] = _f("", "The rendered arguments.", factory=list)
+    runs_on: str = _f("", "agent or central.", "agent")
+    reason: str = _f("", "Why it was skipped, stopped or rejected; what recovered after.", "")
+    timeout_s: float = _f("s", "The command's timeout.", 0.0)
+    exit_code: int = _f("", "The script's exit code; -1 when none (killed, not run).", -1)
+    duration_s: float = _f("s", "How long the script ran.", 0.0)
+    output: str = _f("", "The tail of stdout and stderr ([remediator] output_bytes).", "")
+    by: str = _f("", "Who decided or ran it: remediator@, agent@, central@, manual:.", "")
+    tags: list[str] = _f("", "The host's tags, from the event.", factory=list)
 
     @classmethod
     def about(cls, command: Command, status: str, ts: float, **more: Any) -> Remediation:
@@ -114,6 +118,10 @@ class Remediation:
         if self.status in (OK, FAILED):
             return f"{self.script}: exit {self.exit_code} in {self.duration_s:.1f} s"
         return f"{self.script}: {self.status} ({self.reason})" if self.reason else self.script
+
+
+WIRE_RECORDS = (Command, Remediation)
+"""The remediator's records, for `gamsi schemas` (the signed envelope wraps a Command)."""
 
 
 def command_id(incident: str, script: str, attempt: int) -> str:
