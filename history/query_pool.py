@@ -16,8 +16,9 @@ import logging
 import uuid
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
 
-from gamsi.history.store import QUERY_SECONDS, QueryResult, Reader
+from gamsi.history.store import QUERY_SECONDS, Reader
 
 log = logging.getLogger(__name__)
 
@@ -55,11 +56,13 @@ class QueryPool:
         self._limit = 1 + waiting
         self._seconds = seconds
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gamsi-query")
-        self._pending: dict[str, Future[QueryResult]] = {}
+        self._pending: dict[str, Future[Any]] = {}
         self._closed = False
 
-    async def run(self, statement: str) -> QueryResult:
-        """The result of ``statement`` (already checked by gamsi.history.readonly).
+    async def run(self, statement: str, call: Callable[[str], Any] | None = None) -> Any:
+        """The result of ``statement`` (already checked by gamsi.history.readonly): a
+        :class:`QueryResult`, or what ``call(sql)`` returns when given (the ClickHouse
+        HTTP interface reads raw bytes in a format, :meth:`Reader.raw`).
 
         Raises :class:`Busy` when full or stopping, TimeoutError past the bound, and the
         engine's own exception when it refuses the query."""
@@ -69,7 +72,7 @@ class QueryPool:
             raise Busy(f"{len(self._pending)} queries running or waiting; try again shortly")
         query_id = uuid.uuid4().hex
         sql = f"/* {MARKER} {query_id} */ {statement}"
-        future = self._executor.submit(self.reader, sql)
+        future = self._executor.submit(call or self.reader, sql)
         self._pending[query_id] = future
         try:
             return await asyncio.wait_for(
@@ -86,7 +89,7 @@ class QueryPool:
         finally:
             self._pending.pop(query_id, None)
 
-    async def _stop(self, query_id: str, future: Future[QueryResult]) -> None:
+    async def _stop(self, query_id: str, future: Future[Any]) -> None:
         if future.done() or future.cancel() or self._kill is None:  # not started: cancelled
             return
         try:

@@ -27,6 +27,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from gamsi.history.ch_http import Interface, add_routes
 from gamsi.history.query_pool import Busy, QueryPool
 from gamsi.history.readonly import NotReadOnly, check_read_only
 from gamsi.history.store import Reader, masked
@@ -93,6 +94,7 @@ def build_app(pool: QueryPool, store: str, guard: Guard) -> web.Application:
     app = guarded_app(guard, client_max_size=MAX_BODY)
     app.router.add_get("/health", health)
     app.router.add_post("/query", query)
+    add_routes(app, Interface(pool, database, guard.token))  # ClickHouse's HTTP interface
 
     async def cancel_queries(app: web.Application) -> None:
         await pool.close()

@@ -24,10 +24,11 @@ GAMSI_TABLES = frozenset(
 )
 """Gamsi's own tables (history/schema.py); the materialized view is not read directly."""
 
-SYSTEM_TABLES = frozenset({"tables", "columns", "parts"})
+SYSTEM_TABLES = frozenset({"tables", "columns", "parts", "settings"})
 """``system.*`` tables listed on purpose: what tables exist, their columns (what SHOW
-TABLES and DESCRIBE told), and their size on disk. Nothing about processes, users,
-settings or the server's files."""
+TABLES and DESCRIBE told), their size on disk, and the settings in force (what
+clickhouse-connect reads on connect; each reads ``readonly = 1`` on the locked client,
+and none holds a secret). Nothing about processes, users or the server's files."""
 
 AGGREGATES = _words(
     """

@@ -118,5 +118,11 @@ class Reader:
             result = self.client.query(sql)
             return QueryResult(list(result.column_names), [list(r) for r in result.result_rows])
 
+    def raw(self, sql: str, fmt: str) -> bytes:
+        """The engine's own answer to ``sql`` in the ClickHouse output format ``fmt``
+        (``Native``, ``JSON``, ``TabSeparated``...), as bytes, on the same locked client."""
+        with self._lock:
+            return bytes(self.client.raw_query(sql, fmt=fmt))
+
     def close(self) -> None:
         self.client.close()

@@ -54,7 +54,10 @@ def test_gamsi_services_run_known_subcommands(service: str, command: list[str]) 
     spec = COMPOSE["services"][service]
     assert spec["command"] == command
     parse_gamsi(spec["command"])
-    assert spec["build"] == "."
+    if service == "gamsi-collector":  # the agent image: the collector's packages only
+        assert spec["build"] == {"context": ".", "target": "agent"}
+    else:
+        assert spec["build"] == "."  # the Dockerfile's last stage: the server image
     assert spec["restart"] == "unless-stopped"
     assert spec["environment"]["GAMSI_KAFKA_BOOTSTRAP"] == "kafka:9092"
     assert spec["depends_on"]["kafka"] == {"condition": "service_healthy"}
@@ -123,4 +126,8 @@ def test_env_file_and_dockerfile_exist() -> None:
     dockerfile = (ROOT / "Dockerfile").read_text()
     assert "FROM python:3.11-slim" in dockerfile
     assert 'ENTRYPOINT ["gamsi"]' in dockerfile
-    assert "pip install /src" in dockerfile
+    stages = re.findall(r"^FROM \S+ AS (\w+)$", dockerfile, re.M)
+    assert stages == ["base", "agent", "server"]  # server last: what `build: .` makes
+    agent, server = dockerfile.split("FROM base AS agent")[1].split("FROM base AS server")
+    assert "RUN pip install /src &&" in agent  # no extra: the agent alone
+    assert 'RUN pip install "/src[server]" &&' in server

@@ -76,7 +76,7 @@ PROBES = [
     ("SELECT * FROM system.users", "table system.users is not served"),
     ("SELECT * FROM other.samples", "table other.samples is not served"),
     ("SELECT * FROM samples_1m_mv", "table samples_1m_mv is not served"),
-    ('SELECT * FROM "system"."settings"', "table system.settings is not served"),
+    ('SELECT * FROM "system"."quotas"', "table system.quotas is not served"),
     ("SELECT 1 FORMAT TabSeparated", "FORMAT is not allowed"),
     ("SELECT * FROM (SELECT 1 SETTINGS readonly = 0)", "SETTINGS is not allowed"),
     ("DROP TABLE samples", "only SELECT is served, got DROP"),
