@@ -93,6 +93,7 @@ class Agent:
         samples = self.collector.collect(now)
         samples.append(Sample("collector.spool_dropped", float(self.spool.dropped)))
         samples.append(Sample("collector.spool_pending", float(len(self.spool))))
+        samples.append(Sample("collector.spool_bytes", float(self.spool.bytes)))
         batch = build_batch(self.config, self.os, self.seq, ts, samples, self.run_id)
         self.seq += 1
         return batch

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import Any, TypeVar
@@ -33,6 +34,8 @@ T = TypeVar("T")
 TRIES = 5
 FIRST_DELAY = 0.5
 MAX_DELAY = 8.0
+COUNTS: Counter[str] = Counter()
+"""Dead letters of this process by outcome, ``written`` or ``lost`` (its /metrics)."""
 
 
 def reason_of(exc: BaseException) -> str:
@@ -107,6 +110,7 @@ async def deliver(
             letter.offset,
             clip_text(letter.reason, 300),
         )
+        COUNTS["written"] += 1
         return True
     log.error(
         "dead letter from %s[%d]@%d could not be written (%s); skipping the record: %s",
@@ -116,6 +120,7 @@ async def deliver(
         clip_text(failure, 300),
         clip_text(letter.reason, 300),
     )
+    COUNTS["lost"] += 1
     return False
 
 

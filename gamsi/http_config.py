@@ -43,6 +43,14 @@ class HttpSettings:
         "e.g. the name a reverse proxy forwards. Anything else is refused (DNS rebinding).",
     )
 
+    metrics_token: str = opt(
+        "",
+        "Bearer token of the /metrics endpoints of services without an endpoint of their own "
+        "(stream worker, remediator); the others use their endpoint's token. /health is open.",
+        secret=True,
+    )
+    metrics_token_file: str = opt("", "File holding metrics_token (first line).")
+
     def __post_init__(self) -> None:
         if self.max_connections < 1:
             raise ConfigError(

@@ -22,7 +22,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from aiohttp import web
@@ -34,6 +34,9 @@ from gamsi.history.store import Reader, masked
 from gamsi.http_config import endpoint_token
 from gamsi.http_guard import Guard, Served, guarded_app, public, serve
 from gamsi.settings import Settings
+
+if TYPE_CHECKING:
+    from gamsi.metrics import SelfReport
 
 log = logging.getLogger(__name__)
 
@@ -67,13 +70,19 @@ def make_guard(settings: Settings) -> Guard:
     return Guard("history query endpoint", token, "[history] query_token", settings.http)
 
 
-def build_app(pool: QueryPool, store: str, guard: Guard) -> web.Application:
-    """The endpoint's routes; ``pool.close`` runs when the app shuts down (cancels queries)."""
+def build_app(
+    pool: QueryPool, store: str, guard: Guard, report: SelfReport | None = None
+) -> web.Application:
+    """The endpoint's routes; ``pool.close`` runs when the app shuts down (cancels queries).
+    With ``report``, ``/health`` is the service's (gamsi.health) and ``/metrics`` is served."""
     database = pool.reader.client.database or "default"
 
     @public
     async def health(request: web.Request) -> web.Response:
-        return _json({"status": "ok", "store": store})
+        if report is None:
+            return _json({"status": "ok", "store": store})
+        status, body = report.health.report()
+        return _json({**body, "store": store}, status)
 
     async def query(request: web.Request) -> web.Response:
         sql = await request.text()
@@ -95,6 +104,8 @@ def build_app(pool: QueryPool, store: str, guard: Guard) -> web.Application:
     app.router.add_get("/health", health)
     app.router.add_post("/query", query)
     add_routes(app, Interface(pool, database, guard.token))  # ClickHouse's HTTP interface
+    if report is not None:
+        report.add_routes(app, health=False)
 
     async def cancel_queries(app: web.Application) -> None:
         await pool.close()
@@ -104,7 +115,10 @@ def build_app(pool: QueryPool, store: str, guard: Guard) -> web.Application:
 
 
 async def start_query_server(
-    reader: Reader, settings: Settings, kill: Callable[[str], object] | None = None
+    reader: Reader,
+    settings: Settings,
+    kill: Callable[[str], object] | None = None,
+    report: SelfReport | None = None,
 ) -> Served:
     """Serve on 127.0.0.1:[history] query_port; the caller calls ``cleanup()``, which
     cancels running queries (``kill`` runs a KILL QUERY on a client allowed to).
@@ -113,7 +127,7 @@ async def start_query_server(
     when ``query_token_file`` cannot be read.
     """
     guard = make_guard(settings)
-    app = build_app(QueryPool(reader, kill), masked(settings.history_dsn()), guard)
+    app = build_app(QueryPool(reader, kill), masked(settings.history_dsn()), guard, report)
     try:
         served = await serve(app, guard, HOST, settings.history.query_port)
     except OSError as exc:

@@ -32,6 +32,7 @@ from gamsi.history.query_server import start_query_server
 from gamsi.history.rows import Buffer, Columns, decode_delivery
 from gamsi.history.store import Reader, masked, open_client, open_store
 from gamsi.kafka_auth import kafka_client_options
+from gamsi.metrics import SelfReport, watch_consumer
 from gamsi.schemas.codec import decode_metric_batch, decode_severity_event
 from gamsi.schemas.records import DeadLetter
 from gamsi.settings import Settings
@@ -179,20 +180,24 @@ async def run_history(settings: Settings, stop: asyncio.Event | None = None) -> 
         return
     reader: Reader | None = None
     runner = None
+    # /metrics and /health on the query endpoint
+    report = SelfReport(settings, "history", settings.history.group_id)
     try:
+        await report.start()
         if settings.history.query_port:
             reader = Reader(await asyncio.to_thread(open_client, settings, read_only=True))
-            runner = await start_query_server(reader, settings, kill=client.command)
+            runner = await start_query_server(reader, settings, client.command, report)
         topics = [
             settings.kafka.metrics_topic,
             settings.kafka.events_topic,
             deliveries_topic(settings),
             settings.remediator.results_topic,
         ]
-        await _consume(settings, client, stop, topics)
+        await _consume(settings, client, stop, topics, report)
     finally:
         if runner is not None:
             await runner.cleanup()
+        await report.close()
         if reader is not None:
             reader.close()
         client.close()
@@ -219,7 +224,7 @@ async def _open_store(settings: Settings, stop: asyncio.Event) -> Client | None:
 
 
 async def _consume(
-    settings: Settings, client: Client, stop: asyncio.Event, topics: list[str]
+    settings: Settings, client: Client, stop: asyncio.Event, topics: list[str], report: SelfReport
 ) -> None:
     listener = _FlushOnRevoke()
     consumer = AIOKafkaConsumer(
@@ -237,6 +242,7 @@ async def _consume(
         try:
             writer = HistoryWriter(settings, client, consumer, producer)
             listener.writer = writer
+            _figures(report, writer)
             where = masked(settings.history_dsn())
             log.info("history: consuming %s into %s", ", ".join(topics), where)
             await writer.run(stop)
@@ -246,6 +252,20 @@ async def _consume(
             await consumer.stop()
     finally:
         await producer.stop()
+
+
+def _figures(report: SelfReport, writer: HistoryWriter) -> None:
+    """The history service's own figures (docs/operations.md)."""
+    f = report.figures
+    f.counter(
+        "gamsi_history_rows_inserted_total",
+        "Rows inserted into ClickHouse.",
+        lambda: writer.rows_written,
+    )
+    f.gauge(
+        "gamsi_history_rows_buffered", "Rows waiting for the next insert.", writer.buffer.__len__
+    )
+    watch_consumer(f, report.health, writer.consumer, writer.settings.history.group_id)
 
 
 __all__ = ["HistoryWriter", "run_history"]

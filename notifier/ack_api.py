@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 from aiokafka.errors import KafkaError
@@ -40,6 +41,9 @@ from gamsi.logs import RateLimitFilter
 from gamsi.notifier.ack import AckError, acknowledge
 from gamsi.settings import Settings
 
+if TYPE_CHECKING:
+    from gamsi.metrics import SelfReport
+
 log = logging.getLogger(__name__)
 log.addFilter(RateLimitFilter(60.0))
 HOST = "127.0.0.1"
@@ -57,8 +61,11 @@ def make_guard(settings: Settings) -> Guard:
     return Guard("ack API", token, "[notifier] api_token or api_token_file", settings.http)
 
 
-def build_app(settings: Settings, guard: Guard | None = None) -> web.Application:
-    """The aiohttp application (``guard`` defaults to :func:`make_guard`)."""
+def build_app(
+    settings: Settings, guard: Guard | None = None, report: SelfReport | None = None
+) -> web.Application:
+    """The aiohttp application (``guard`` defaults to :func:`make_guard`); with ``report``,
+    ``/health`` and ``/metrics`` are the notifier's (:mod:`gamsi.metrics`)."""
     turns = asyncio.Semaphore(MAX_CONCURRENT)
 
     @changes_state
@@ -89,18 +96,21 @@ def build_app(settings: Settings, guard: Guard | None = None) -> web.Application
 
     app = guarded_app(guard or make_guard(settings))
     app.router.add_post("/ack/{event_id}", ack)
-    app.router.add_get("/health", health)
+    if report is None:
+        app.router.add_get("/health", health)
+    else:
+        report.add_routes(app)
     return app
 
 
-async def start_ack_api(settings: Settings) -> Served | None:
+async def start_ack_api(settings: Settings, report: SelfReport | None = None) -> Served | None:
     """Serve the API unless ``[notifier] ack_port`` is 0; the caller calls ``cleanup()``."""
     port = settings.notifier.ack_port
     if not port:
         return None
     guard = make_guard(settings)
     try:
-        served = await serve(build_app(settings, guard), guard, HOST, port)
+        served = await serve(build_app(settings, guard, report), guard, HOST, port)
     except OSError as exc:
         # Notifying matters more than the API: run without it, loudly.
         log.error(

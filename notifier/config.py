@@ -74,6 +74,24 @@ class NotifierSettings:
     tick_interval: float = opt(
         1.0, "Seconds between checks for due re-notifications and escalation steps."
     )
+    selfwatch_interval: float = opt(
+        5.0,
+        "Seconds between the notifier's checks of the pipeline itself: Kafka answering, the "
+        "other services' consumer groups up and not lagging (docs/operations.md). 0: none.",
+    )
+    selfwatch_kafka_after: float = opt(
+        30.0,
+        "Seconds the notifier may not reach Kafka before the operators are told, straight "
+        "through the channels (not through Kafka); told again when it answers.",
+    )
+    selfwatch_after: float = opt(
+        60.0,
+        "Seconds a service's consumer group may have no member, or lag past selfwatch_lag, "
+        "before the operators are told.",
+    )
+    selfwatch_lag: int = opt(
+        100_000, "Records a consumer group may lag behind its topics' ends (see selfwatch_after)."
+    )
 
     def resolved_slack_token(self) -> str:
         """The token from the setting or its file, so that neither lands in logs."""

@@ -15,6 +15,7 @@ import contextlib
 import logging
 import socket
 import time
+from collections import Counter
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
@@ -22,6 +23,7 @@ from aiokafka.structs import OffsetAndMetadata
 
 from gamsi.deadletter import deliver, kafka_sender, screen
 from gamsi.kafka_auth import kafka_client_options
+from gamsi.metrics import SelfReport
 from gamsi.notifier.ack import parse_ack
 from gamsi.notifier.ack_api import start_ack_api
 from gamsi.notifier.channels import Channel, load_channel_types
@@ -35,6 +37,7 @@ from gamsi.notifier.remediation import follow as follow_remediations
 from gamsi.notifier.retry import RateLimiter, RetryPolicy
 from gamsi.notifier.routing import RoutingConfig, default_routing, load_routing
 from gamsi.notifier.secrets import SecretError, Secrets
+from gamsi.notifier.selfwatch import start_selfwatch
 from gamsi.notifier.silence_store import start_following
 from gamsi.schemas.codec import decode_severity_event
 from gamsi.schemas.records import DeadLetter
@@ -43,6 +46,8 @@ from gamsi.topics import ensure_topics, read_compacted
 
 log = logging.getLogger(__name__)
 LIMIT_KEYS = {"rate", "burst"}
+COUNTS: Counter[str] = Counter()
+"""Events this process consumed (``events``), for its /metrics."""
 
 
 def load_config(settings: Settings) -> RoutingConfig:
@@ -99,8 +104,10 @@ def build_channels(
 class KafkaSink:
     def __init__(self, producer: AIOKafkaProducer, topic: str) -> None:
         self._producer, self._topic = producer, topic
+        self.counts: Counter[tuple[str, str]] = Counter()  # (channel, result): /metrics
 
     async def publish(self, records: list[dict[str, Any]]) -> None:
+        self.counts.update((str(r["channel"]), str(r["result"])) for r in records)
         futures = [
             await self._producer.send(
                 self._topic, encode_delivery(r), key=str(r["event_id"]).encode()
@@ -203,9 +210,12 @@ async def run_notifier(
     remedies: asyncio.Task[None] | None = None
     silenced: asyncio.Task[None] | None = None
     api = None
+    report = SelfReport(settings, "notifier", n.group_id)  # /metrics, /health: ack API
+    watcher: asyncio.Task[None] | None = None
     await producer.start()
     try:
-        api = await start_ack_api(settings)
+        await report.start()
+        api = await start_ack_api(settings, report)
         ledger = KafkaLedger(settings, producer)
         await ledger.load()
         options = PipelineOptions(
@@ -221,19 +231,21 @@ async def run_notifier(
         remedies = asyncio.create_task(follow_remediations(settings, pipeline.remediation))
         # the silences in force apply from the first event on
         silenced = await start_following(settings, pipeline.silences)
+        watcher = start_selfwatch(settings, report, pipeline, sink, consumer, COUNTS, stop)
         await consumer.start()
         try:
             await _consume(settings, consumer, producer, pipeline, stop)
         finally:
             await consumer.stop()
     finally:
-        for task in (follower, remedies, silenced):
+        for task in (follower, remedies, silenced, watcher):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
         if api is not None:
             await api.cleanup()
+        await report.close()
         await acks.stop()
         await producer.stop()
         for channel in channels.values():
@@ -287,6 +299,7 @@ def accept_record(pipeline: Pipeline, record: Any, now: float, worker: str) -> D
     """Decode one consumed event (types and ranges) and hand it to the pipeline; any
     failure of either becomes its dead letter (gamsi.deadletter.screen). Never raises."""
     ref = (TopicPartition(record.topic, record.partition), record.offset)
+    COUNTS["events"] += 1
 
     def handle(value: bytes) -> None:
         pipeline.accept(decode_severity_event(value), ref, now)

@@ -79,6 +79,11 @@ class RemediatorSettings:
     tick_interval: float = opt(
         1.0, "Seconds between checks for retries, lost results and overdue recoveries."
     )
+    metrics_port: int = opt(
+        8128,
+        "Port of the remediator's /metrics and /health on 127.0.0.1 (docs/operations.md); "
+        "0 serves none.",
+    )
 
     def __post_init__(self) -> None:
         for key in ("max_per_host", "max_running", "loop_runs", "output_bytes"):
@@ -91,3 +96,7 @@ class RemediatorSettings:
                 raise ConfigError(
                     f"[remediator] {key}: expected seconds above 0, got {getattr(self, key)}"
                 )
+        if not 0 <= self.metrics_port < 65536:
+            raise ConfigError(
+                f"[remediator] metrics_port: expected 1..65535 (0: none), got {self.metrics_port}"
+            )

@@ -155,7 +155,7 @@ class Remediator:
         self.replayed = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
         self.rows: Counter[str] = Counter()  # rows written by status: /metrics
-        self.report = SelfReport(settings, "remediator")
+        self.report = SelfReport(settings, "remediator", self.r.group_id)
 
     async def publish(self, out: Output) -> None:
         """Each row, then its command (or its central run); in this order, each acked."""

@@ -31,6 +31,7 @@ from gamsi.schemas.faust_codec import STATE_CODEC_NAME, register
 from gamsi.schemas.records import MetricBatch, SeverityEvent
 from gamsi.settings import Settings
 from gamsi.streams.limits import Limits
+from gamsi.streams.metrics import install as install_metrics
 from gamsi.streams.worker import (
     COUNTERS,
     HostTable,
@@ -179,6 +180,7 @@ def create_app(
 
     async def emit(host: str, transitions: list[SeverityEvent]) -> None:
         key = host.encode()
+        COUNTERS["transitions"] += len(transitions)
         for transition in transitions:
             transition.emitted_at = time.time()
             await events.send(key=key, value=transition)
@@ -195,6 +197,7 @@ def create_app(
             if letter is not None:
                 await deliver(lambda d: deadletters.send(key=letter_key(d), value=d), letter)
             elif judged is not None:
+                COUNTERS["batches"] += 1
                 await emit(*judged)
 
     @app.agent(ticks, name="timers")
@@ -232,6 +235,7 @@ def create_app(
             app.gamsi_policy_feed = FeedStats()  # type: ignore[attr-defined] # bad records
             await follow_policies(settings, swap, stats=app.gamsi_policy_feed)
 
+    install_metrics(app, settings, judged_up_to)  # /metrics and /health (docs/operations.md)
     app.gamsi_engine = holder  # type: ignore[attr-defined]
     app.gamsi_counters = COUNTERS  # type: ignore[attr-defined]
     return app

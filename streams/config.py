@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from gamsi.config_fields import opt
+from gamsi.config_fields import ConfigError, opt
 
 
 @dataclass(frozen=True)
@@ -63,8 +63,19 @@ class StreamsSettings:
         "Instances of one item (mounts, NICs, processes) one batch may carry; beyond it the "
         "batch is dead-lettered.",
     )
+    metrics_port: int = opt(
+        8127,
+        "Port of the stream worker's /metrics and /health on 127.0.0.1 (docs/operations.md); "
+        "0 serves none. A second worker on the same host needs another port.",
+    )
     max_state_bytes: int = opt(
         262144,
         "Bytes one host's state may take on the changelog; a batch that grows it beyond "
         "is dead-lettered and the host is judged afresh (Kafka refuses records over 1 MB).",
     )
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.metrics_port < 65536:
+            raise ConfigError(
+                f"[streams] metrics_port: expected 1..65535 (0: none), got {self.metrics_port}"
+            )

@@ -42,7 +42,7 @@ COLLECTOR_ITEMS = frozenset(
         "fd.open", "fd.used_pct", "system.uptime_s",
         "clock.synced", "clock.offset_s", "clock.maxerror_s",
         # the agent itself
-        "collector.spool_dropped", "collector.spool_pending",
+        "collector.spool_dropped", "collector.spool_pending", "collector.spool_bytes",
     }
 )  # fmt: skip
 """Every item the built-in collector inputs report (docs/items.md's table)."""
