@@ -31,17 +31,22 @@ T = TypeVar("T")
 
 
 def _kafka(settings: Settings, job: Coroutine[Any, Any, T]) -> T:
-    """Run ``job``; an unreachable broker is one line (UserError), a bad silence too."""
+    """Run ``job``; a silence that cannot be made or a broker's refusal is one line
+    (UserError). An unreachable broker propagates: `gamsi.cli.main` says it in the one
+    line every command uses (:mod:`gamsi.kafka_errors`)."""
     from aiokafka.errors import KafkaError
+
+    from gamsi.kafka_errors import unreachable
 
     try:
         return asyncio.run(job)
     except SilenceError as exc:
         raise UserError(str(exc)) from None
-    except (KafkaError, OSError) as exc:
+    except KafkaError as exc:
+        if unreachable(exc):
+            raise
         raise UserError(
-            f"cannot reach Kafka at {settings.kafka.bootstrap} — is gamsi up running? "
-            f"({type(exc).__name__})"
+            f"Kafka at {settings.kafka.bootstrap} refused: {type(exc).__name__}: {exc}"
         ) from None
 
 

@@ -116,3 +116,21 @@ async def test_silences_ended_beyond_the_retention_are_removed_by_the_next_add(
     code, out, err = await _cli(s, "silence", "list", "--all")
     assert code == 0, err
     assert out.startswith(recent.id[:8])
+
+
+async def test_every_silence_command_says_in_one_line_that_kafka_is_away(
+    settings: Settings,
+) -> None:
+    from gamsi.kafka_errors import EXIT_UNREACHABLE
+
+    away = replace(settings, kafka=replace(settings.kafka, bootstrap="127.0.0.1:1"))
+    for args in (
+        ("add", "--host", "db-*", "--for", "1h", "--comment", "x"),
+        ("list",),
+        ("expire", "abc"),
+    ):
+        code, _, err = await _cli(away, "silence", *args)
+        assert code == EXIT_UNREACHABLE, args
+        assert err.strip().splitlines() == [
+            "gamsi: cannot reach Kafka at 127.0.0.1:1 — is gamsi up running?"
+        ], args

@@ -227,3 +227,21 @@ def test_an_ended_silence_is_kept_for_the_retention_and_a_flood_is_bounded() -> 
         s = silence(hosts=[f"h-{i}"])
         flood.apply(s.id, orjson.dumps(s.to_record()))
     assert len(flood.silences) == S.MAX_SILENCES
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--for", "2h"], "expected at least one of --host, --watch, --item, --tag"),
+        (["--host", "db-*", "--for", "soon"], "--for: expected a duration like 30s"),
+        (["--host", "db-*", "--for", "0"], "expected --for between 1s and 366d"),
+    ],
+)
+def test_silence_add_refuses_bad_options_before_any_kafka(
+    args: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from gamsi.cli import main
+
+    assert main(["silence", "add", "--comment", "x", *args]) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith(f"gamsi: error: {message}")
