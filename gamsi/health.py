@@ -16,7 +16,8 @@ token): it reveals no data, only whether the service works.
 :class:`KafkaWatch` is how a service knows Kafka answers: a metadata request every few
 seconds on a small client of its own, bounded by a timeout. A consumer's ``getmany``
 returning nothing looks the same whether the topic is quiet or the broker is gone;
-a metadata request does not.
+a metadata request does not. :func:`joined` and :func:`aiokafka_lag` read what an
+aiokafka consumer knows of itself: its group joined, its lag per partition.
 """
 
 from __future__ import annotations
@@ -184,4 +185,36 @@ class Health:
         return (503 if failing else 200), body
 
 
-__all__ = ["AWAY_AFTER", "Check", "Health", "KafkaWatch"]
+def joined(consumer: Any) -> bool:
+    """Has this aiokafka group consumer joined its group (a generation assigned)? Reads the
+    coordinator's generation (aiokafka 0.14, pinned below 0.15 in pyproject)."""
+    coordinator = getattr(consumer, "_coordinator", None)
+    return int(getattr(coordinator, "generation", -1) or -1) > 0
+
+
+Lag = dict[tuple[str, ...], float]
+"""Records not yet read, by (group, topic, partition)."""
+
+
+def aiokafka_lag(consumer: Any, group: str) -> tuple[Callable[[], Lag], Callable[[], Any]]:
+    """(reader, refresh) of the lag of an aiokafka ``consumer`` in ``group``: per assigned
+    partition, the highwater its last fetch saw minus its position (records not yet read).
+    :func:`gamsi.metrics.watch_consumer` registers both."""
+    lag: Lag = {}
+
+    async def refresh() -> None:
+        lag.clear()
+        for tp in consumer.assignment():
+            high = consumer.highwater(tp)
+            if high is None:
+                continue
+            try:
+                position = await asyncio.wait_for(consumer.position(tp), 0.5)
+            except Exception:  # moved away or not positioned yet: unknown, not zero
+                continue
+            lag[(group, tp.topic, str(tp.partition))] = max(0, high - position)
+
+    return (lambda: lag), refresh
+
+
+__all__ = ["AWAY_AFTER", "Check", "Health", "KafkaWatch", "aiokafka_lag", "joined"]

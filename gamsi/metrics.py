@@ -43,7 +43,7 @@ from prometheus_client.core import (
     Metric,
 )
 
-from gamsi.health import Health, KafkaWatch
+from gamsi.health import Health, KafkaWatch, aiokafka_lag, joined
 from gamsi.http_config import endpoint_token
 from gamsi.http_conn import LimitedLog
 from gamsi.http_guard import Guard, Served, guarded_app, json_response, public, serve
@@ -139,28 +139,6 @@ class Figures:
         return []
 
 
-def aiokafka_lag(consumer: Any, group: str) -> tuple[Callable[[], Value], Callable[[], Any]]:
-    """(reader, refresh) of the lag of an aiokafka ``consumer`` in ``group``: per assigned
-    partition, the highwater its last fetch saw minus its position (records not yet read).
-    Register them with ``figures.gauge(LAG, LAG_HELP, reader, LAG_LABELS)`` and
-    ``figures.on_scrape(refresh)``; :func:`watch_consumer` does both."""
-    lag: dict[tuple[str, ...], float] = {}
-
-    async def refresh() -> None:
-        lag.clear()
-        for tp in consumer.assignment():
-            high = consumer.highwater(tp)
-            if high is None:
-                continue
-            try:
-                position = await asyncio.wait_for(consumer.position(tp), 0.5)
-            except Exception:  # moved away or not positioned yet: unknown, not zero
-                continue
-            lag[(group, tp.topic, str(tp.partition))] = max(0, high - position)
-
-    return (lambda: lag), refresh
-
-
 LAG = "gamsi_consumer_lag"
 LAG_HELP = "Records on the partition not yet read by this service (highwater - position)."
 LAG_LABELS = ("group", "topic", "partition")
@@ -173,13 +151,6 @@ def watch_consumer(figures: Figures, health: Health, consumer: Any, group: str) 
     figures.gauge(LAG, LAG_HELP, read, LAG_LABELS)
     figures.on_scrape(refresh)
     health.require(f"group {group}", lambda: None if joined(consumer) else "not joined yet")
-
-
-def joined(consumer: Any) -> bool:
-    """Has this aiokafka group consumer joined its group (a generation assigned)? Reads the
-    coordinator's generation (aiokafka 0.14, pinned below 0.15 in pyproject)."""
-    coordinator = getattr(consumer, "_coordinator", None)
-    return int(getattr(coordinator, "generation", -1) or -1) > 0
 
 
 def add_routes(app: web.Application, figures: Figures, health: Health | None = None) -> None:
@@ -304,9 +275,7 @@ __all__ = [
     "Figures",
     "SelfReport",
     "add_routes",
-    "aiokafka_lag",
     "health_handler",
-    "joined",
     "serve_report",
     "watch_consumer",
 ]

@@ -40,27 +40,13 @@ from gamsi.notifier.deliveries import Delivery, Told
 from gamsi.notifier.outbox import notification_for
 from gamsi.notifier.retry import deliver
 from gamsi.notifier.route import fallback_deliveries, route_event, to_told
+from gamsi.notifier.selfwatch_groups import Finding, GroupCheck
 from gamsi.schemas.records import Severity, SeverityEvent
 
 log = logging.getLogger(__name__)
 
 HOST = "gamsi"
 WATCH = "gamsi.pipeline"
-
-
-@dataclass(frozen=True)
-class Finding:
-    """One condition seen bad now: ``key`` identifies it across checks."""
-
-    key: str
-    item: str
-    instance: str
-    value: float
-    threshold: float
-    severity: Severity
-    text: str
-    after: float
-    """Seconds it must stay bad before it is told."""
 
 
 @dataclass
@@ -105,12 +91,10 @@ class SelfWatch:
 
     async def check(self, now: float) -> None:
         """One round: gather the findings, then raise and recover."""
-        findings = self.kafka_findings()
-        if self.kafka.answered:
-            findings += await self._groups.findings()
-        else:  # what cannot be asked now keeps its state
-            findings += [o.finding for k, o in self.open.items() if k != "kafka"]
-        await self.judge(findings, now)
+        groups = await self._groups.findings() if self.kafka.answered else None
+        if groups is None:  # what cannot be asked now keeps its state: no false recovery
+            groups = [o.finding for k, o in self.open.items() if k != "kafka"]
+        await self.judge(self.kafka_findings() + groups, now)
 
     def kafka_findings(self) -> list[Finding]:
         n = self.settings.notifier
@@ -201,84 +185,6 @@ class SelfWatch:
         return outcome.receipt.ref if outcome.receipt else ""
 
 
-class GroupCheck:
-    """Members and lag of the consumer groups of the other services, from the broker."""
-
-    def __init__(self, settings: Any) -> None:
-        self.settings = settings
-        s = settings
-        self.groups = {
-            s.streams.app_id: "stream workers",
-            s.history.group_id: "history writer",
-            s.remediator.group_id: "remediator",
-        }
-        self._admin: Any = None
-        self._consumer: Any = None
-
-    async def findings(self) -> list[Finding]:
-        """Down and lagging groups now; [] when the broker does not answer in time."""
-        try:
-            async with asyncio.timeout(10):
-                return await self._ask()
-        except Exception as exc:  # broker going away mid-check: asked again next round
-            log.debug("consumer groups not checked: %r", exc)
-            await self.close()
-            return []
-
-    async def _ask(self) -> list[Finding]:
-        from aiokafka import AIOKafkaConsumer
-        from aiokafka.admin import AIOKafkaAdminClient
-
-        from gamsi.kafka_auth import kafka_client_options
-
-        if self._admin is None:
-            options = kafka_client_options(self.settings)
-            self._admin = AIOKafkaAdminClient(**options, request_timeout_ms=5000)
-            await self._admin.start()
-            self._consumer = AIOKafkaConsumer(**options, group_id=None)
-            await self._consumer.start()
-        n = self.settings.notifier
-        out = []
-        for group, what in self.groups.items():
-            offsets = await self._admin.list_consumer_group_offsets(group)
-            if not offsets:
-                continue  # never ran here: not deployed, nothing to miss
-            if await self._members(group) == 0:
-                text = f"the {what} ({group}) are down: no member in the consumer group"
-                out.append(
-                    Finding(f"down:{group}", "service.members", group, 0, 1,
-                            Severity.URGENT, text, n.selfwatch_after)
-                )  # fmt: skip
-                continue
-            ends = await self._consumer.end_offsets(list(offsets))
-            lag = sum(max(0, ends[tp] - m.offset) for tp, m in offsets.items() if m.offset >= 0)
-            if lag > n.selfwatch_lag:
-                text = f"the {what} ({group}) lag {lag:,} records behind"
-                out.append(
-                    Finding(f"lag:{group}", "consumer.lag", group, lag, n.selfwatch_lag,
-                            Severity.DANGER, text, n.selfwatch_after)
-                )  # fmt: skip
-        return out
-
-    async def _members(self, group: str) -> int | None:
-        """Members of ``group`` now (None: the broker did not say). One group per request:
-        aiokafka 0.14 decodes a DescribeGroups v3 answer with the v2 schema, which only
-        holds for a single group (the 4 bytes v3 adds per group are left over)."""
-        (response,) = await self._admin.describe_consumer_groups([group])
-        error, _, _, _, _, members = response.groups[0][:6]
-        return None if error else len(members)
-
-    async def close(self) -> None:
-        """Close both clients, each within 5 s (a consumer's stop can wait on a fetch
-        retrying against a broker that went away)."""
-        for client in (self._consumer, self._admin):
-            if client is not None:
-                with contextlib.suppress(Exception):
-                    closing = client.stop() if client is self._consumer else client.close()
-                    await asyncio.wait_for(closing, 5.0)
-        self._admin = self._consumer = None
-
-
 def start_selfwatch(
     settings: Any,
     report: SelfReport,
@@ -317,4 +223,4 @@ def start_selfwatch(
     return asyncio.create_task(watch.run(stop), name="gamsi-selfwatch")
 
 
-__all__ = ["HOST", "WATCH", "Finding", "GroupCheck", "SelfWatch", "start_selfwatch"]
+__all__ = ["HOST", "WATCH", "SelfWatch", "start_selfwatch"]

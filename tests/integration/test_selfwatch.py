@@ -20,7 +20,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.structs import OffsetAndMetadata
 
 from gamsi.kafka_broker import LocalBroker
-from gamsi.notifier.selfwatch import GroupCheck
+from gamsi.notifier.selfwatch_groups import GroupCheck
 from gamsi.notifier.service import run_notifier
 from gamsi.settings import Settings
 from gamsi.testing.http import HttpCapture

@@ -118,3 +118,24 @@ async def test_kafka_unreachable_is_found_only_once_kafka_had_answered() -> None
     (f,) = w.kafka_findings()
     assert (f.key, f.item, f.after, f.severity) == ("kafka", "kafka.unreachable_s", 30.0, 4)
     assert w.kafka.bootstrap in f.text
+
+
+async def test_groups_that_cannot_be_asked_keep_their_problems_open() -> None:
+    h = Harness(ROUTING)
+    w = watcher(h)
+    answers: list[list[Finding] | None] = [[down(after=0)], None, None, []]
+
+    class Groups:
+        async def findings(self) -> list[Finding] | None:
+            return answers.pop(0)
+
+        async def close(self) -> None:
+            return None
+
+    w._groups = Groups()  # type: ignore[assignment]
+    w.kafka.note(True)
+    for t in range(4):  # found, not asked twice (a broker hiccup), then gone
+        await w.check(T + t)
+        if t < 3:
+            assert [n.kind for n in h.sent("ops")] == ["raise"]
+    assert [n.kind for n in h.sent("ops")] == ["raise", "recover"]
