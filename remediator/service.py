@@ -32,6 +32,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from gamsi.collector.remediate import CommandGuard, SeenStore, state_dir
+from gamsi.deadletter import screen
 from gamsi.kafka_auth import kafka_client_options
 from gamsi.metrics import SelfReport, watch_consumer
 from gamsi.notifier.mute import muted_by
@@ -49,7 +50,7 @@ from gamsi.remediator.records import (
     encode_remediation,
     signed_envelope,
 )
-from gamsi.schemas.codec import DecodeError, decode_severity_event
+from gamsi.schemas.codec import decode_severity_event
 from gamsi.schemas.records import SeverityEvent
 from gamsi.settings import Settings
 from gamsi.streams.events import NODATA_SUFFIX
@@ -253,6 +254,9 @@ class Remediator:
         )
         watch_consumer(f, self.report.health, events, self.r.group_id)
 
+    def _decide(self, value: bytes) -> Any:
+        return self.decider.on_event(decode_severity_event(value), time.time())
+
     async def _consume(self, events: AIOKafkaConsumer, stop: asyncio.Event) -> None:
         log.info("remediator consuming %s as %s", self.settings.kafka.events_topic, self.r.group_id)
         next_tick = time.time()
@@ -260,12 +264,15 @@ class Remediator:
             batch = await events.getmany(timeout_ms=int(self.r.tick_interval * 1000))
             for messages in batch.values():
                 for message in messages:
-                    try:
-                        event = decode_severity_event(message.value or b"")
-                    except DecodeError as exc:  # the notifier dead-letters it; skip here
-                        log.warning("unreadable event at offset %d: %s", message.offset, exc)
+                    # Total: any exception of a record skips it (the notifier dead-letters
+                    # unreadable events; one that breaks the decider is logged here).
+                    decisions, refused = screen(message, self._decide, "remediator")
+                    if refused is not None:
+                        log.warning(
+                            "event at offset %d skipped: %s", message.offset, refused.reason
+                        )
                         continue
-                    await self.publish(self.decider.on_event(event, time.time()))
+                    await self.publish(decisions)
             if batch:
                 await events.commit()
             if time.time() >= next_tick:
