@@ -176,16 +176,14 @@ def parse_silence(data: bytes | dict[str, Any]) -> Silence | None:
         return None
     if not isinstance(body, dict) or body.get("kind") != "silence":
         return None
-    sid, by, comment = (
-        _text(body.get("id"), 64),
-        _text(body.get("by", "")),
-        _text(body.get("comment", "")),
-    )
-    expired_by = _text(body.get("expired_by", ""))
-    starts, ends = _number(body.get("starts")), _number(body.get("ends"))
-    created = _number(body.get("created", 0.0))
+    fields: dict[str, Any] = {
+        "id": _text(body.get("id"), 64),
+        **{k: _text(body.get(k, "")) for k in ("by", "comment", "expired_by")},
+        **{k: _number(body.get(k)) for k in ("starts", "ends")},
+        "created": _number(body.get("created", 0.0)),
+    }
     raw = body.get("matchers")
-    if None in (sid, by, comment, expired_by, starts, ends, created) or not isinstance(raw, dict):
+    if None in fields.values() or not fields["id"] or not isinstance(raw, dict):
         return None
     matchers: dict[str, tuple[str, ...]] = {}
     for name, globs in raw.items():
@@ -194,12 +192,9 @@ def parse_silence(data: bytes | dict[str, Any]) -> Silence | None:
         if not all(_text(g) for g in globs):
             return None
         matchers[name] = tuple(globs)
-    if not any(matchers.values()) or not sid:
+    if not any(matchers.values()):
         return None
-    return Silence(
-        id=sid, starts=starts, ends=ends, by=by, comment=comment, created=created,  # type: ignore[arg-type]
-        expired_by=expired_by, **matchers,  # type: ignore[arg-type]
-    )  # fmt: skip
+    return Silence(**fields, **matchers)
 
 
 @dataclass
