@@ -82,10 +82,14 @@ TRANSPORT_PARAMS = frozenset(
         "session_id", "session_timeout", "session_check", "wait_end_of_query",
         "send_progress_in_http_headers", "http_headers_progress_interval_ms",
         "enable_http_compression", "client_protocol_version", "buffer_size",
+        "max_execution_time",
     }
 )  # fmt: skip
-"""Request parameters that are not settings (or change nothing we answer): accepted.
-Any other parameter is a setting (or a query parameter) and is refused."""
+"""Request parameters that are not settings (or change nothing we answer): accepted and
+ignored. ``max_execution_time`` is here because Grafana's ClickHouse data source sends it
+with every query (its docs ask for it to be changeable on a read-only user); whatever it
+says, the endpoint's own bound applies (``QUERY_SECONDS``, it can be neither raised nor
+lifted). Any other parameter is a setting (or a query parameter) and is refused."""
 
 CODES = {
     "SYNTAX_ERROR": (62, 400),

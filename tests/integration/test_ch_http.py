@@ -23,7 +23,7 @@ from clickhouse_connect.driver.exceptions import DatabaseError
 
 from gamsi.history.query_server import start_query_server
 from gamsi.history.schema import SAMPLES
-from gamsi.history.store import Reader, open_client, open_store
+from gamsi.history.store import QUERY_SECONDS, Reader, open_client, open_store
 from gamsi.settings import Settings
 from tests.integration.kafka_io import free_port
 
@@ -182,8 +182,8 @@ def test_writes_ddl_table_functions_and_settings_are_refused(
 @pytest.mark.parametrize(
     "params",
     [
-        {"max_execution_time": "0"},
         {"readonly": "0"},
+        {"max_memory_usage": "0"},
         {"allow_ddl": "1"},
         {"param_x": "1"},
         {"max_result_rows": "0"},
@@ -193,6 +193,18 @@ def test_settings_in_parameters_are_refused(endpoint: Endpoint, params: dict[str
     status, headers, body = endpoint.query("SELECT 1", **params)
     assert (status, headers["X-ClickHouse-Exception-Code"]) == (403, "164")
     assert b"readonly mode" in body
+
+
+def test_grafanas_max_execution_time_is_accepted_and_the_bound_stays(
+    endpoint: Endpoint,
+) -> None:
+    """Grafana's data source sends max_execution_time with each query: it is answered, and
+    the engine's own bound is still in force (the locked client's setting, unchanged)."""
+    for value in ("60", "0"):
+        status, _, body = endpoint.query("SELECT 1", max_execution_time=value)
+        assert (status, body) == (200, b"1\n")
+    sql = "SELECT value FROM system.settings WHERE name = 'max_execution_time'"
+    assert endpoint.query(sql, max_execution_time="0")[2] == f"{QUERY_SECONDS}\n".encode()
 
 
 def test_another_database_and_an_unknown_format_are_refused(endpoint: Endpoint) -> None:
