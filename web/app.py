@@ -209,7 +209,7 @@ class Handlers:
         from gamsi.web.host_page import render
 
         try:
-            hours = float(request.query.get("hours", "6"))
+            hours = float(request.query.get("hours", "1"))
         except ValueError:
             hours = 0
         if not 0 < hours <= 8784:

@@ -25,7 +25,15 @@ from gamsi.kafka_auth import kafka_client_options
 from gamsi.settings import Settings
 from gamsi.topics import read_compacted
 from gamsi.web.live import Live
-from gamsi.web.load import REPLAY_MARGIN, catch_up, event_dict, from_history, seek_events
+from gamsi.web.load import (
+    REPLAY_MARGIN,
+    Covers,
+    catch_up,
+    event_dict,
+    from_history,
+    seek_events,
+    watched,
+)
 
 log = logging.getLogger(__name__)
 
@@ -39,15 +47,18 @@ def _consumer(settings: Settings) -> AIOKafkaConsumer:
     )
 
 
-async def _inventory(live: Live, run: Run) -> None:
+async def _inventory(live: Live, run: Run, covers: Covers | None) -> None:
+    """New servers and newly watched series (after a registration) join the picture."""
     from gamsi.history.inventory import inventory_from_history
 
     inventory = await asyncio.to_thread(inventory_from_history, run, 24.0)
     for host, info in inventory["hosts"].items():
         live.describe(host, info["os"], info["tags"])
+        tags = tuple(info["tags"])
         for item, instances in info["items"].items():
             for instance in instances:
-                live.seed(host, item, instance)
+                if covers is None or covers(host, info["os"], tags, item, instance):
+                    live.seed(host, item, instance)
 
 
 async def follow(
@@ -86,7 +97,8 @@ async def _build_and_follow(
     run = history()
     if run is not None:
         try:
-            newest = await asyncio.to_thread(from_history, fresh.status, run)
+            covers = await watched(settings)
+            newest = await asyncio.to_thread(from_history, fresh.status, run, 24.0, covers)
         except Exception as exc:  # the engine's or the endpoint's message says why
             log.warning("history not read (%s); rebuilding from the events topic alone", exc)
     events, acks = _consumer(settings), _consumer(settings)
@@ -133,7 +145,7 @@ async def _build_and_follow(
                 run = history()
                 if run is not None:
                     with contextlib.suppress(Exception):  # tried again next time
-                        await _inventory(live, run)
+                        await _inventory(live, run, await watched(settings))
     finally:
         if follower is not None:
             follower.cancel()

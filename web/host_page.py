@@ -83,7 +83,15 @@ async def render(
         by_watch[(ev["item"], ev["instance"], ev["watch"])].append(
             (ev["ts"], int(ev["severity"]), int(ev["previous"]))
         )
-    keys = sorted({(k[1], k[2]) for k in cells} | set(points))
+    # Charts for the series a watch judges (or that had an event), worst first; the
+    # other reported items are named below them.
+    judged = {
+        k: thresholds_for(policy, host, os_name, tags, *k)
+        for k in {(c[1], c[2]) for c in cells} | set(points)
+    }
+    keys = [k for k in judged if (host, *k) in cells or judged[k]]
+    keys.sort(key=lambda k: (-int(cells[(host, *k)].severity) if (host, *k) in cells else 0, k))
+    others = sorted({f"{i} {n}".strip() for i, n in judged if (i, n) not in keys})
     charts = []
     for item, inst in keys:
         cell = cells.get((host, item, inst))
@@ -100,7 +108,7 @@ async def render(
             points.get((item, inst), []),
             start,
             end,
-            thresholds_for(policy, host, os_name, tags, item, inst),
+            judged[(item, inst)],
             periods,
             title=f"{host} {name}",
         )
@@ -119,7 +127,11 @@ async def render(
         f"<h1>{e(host)}</h1><p class=meta>OS {e(os_name or '?')} · tags "
         f"{e(', '.join(tags) or '-')} · window {windows} · {e(source)}</p>{note}"
         f"<section class=charts>{''.join(charts) or '<p class=empty>no watched item</p>'}"
-        "</section>" + _events_html(evs) + _deliveries_html(deliveries) + _remediations_html(remeds)
+        "</section>"
+        + (f"<p class=meta>also reported, not watched: {e(', '.join(others))}" if others else "")
+        + _events_html(evs)
+        + _deliveries_html(deliveries)
+        + _remediations_html(remeds)
     )
     return layout(host, body, "", "host")
 

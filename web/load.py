@@ -37,16 +37,28 @@ log = logging.getLogger(__name__)
 REPLAY_MARGIN = 60.0
 
 
-def from_history(status: FleetStatus, run: Run, hours: float = 24.0) -> float:
-    """Seed ``status`` from history; returns the newest event time it holds (0 if none)."""
+Covers = Callable[[str, str, tuple[str, ...], str, str], bool]
+"""``covers(host, os, tags, item, instance)``: does an enabled watch judge this series?"""
+
+
+def from_history(
+    status: FleetStatus, run: Run, hours: float = 24.0, covers: Covers | None = None
+) -> float:
+    """Seed ``status`` from history; returns the newest event time it holds (0 if none).
+
+    With ``covers`` only the series a watch judges are seeded (the collector reports
+    many items nothing watches: uptime, byte counters, ...); series with events are
+    always shown."""
     from gamsi.history.inventory import inventory_from_history
 
     inventory = inventory_from_history(run, hours)
     for host, info in inventory["hosts"].items():
         status.describe_host(host, info["os"], info["tags"])
+        tags = tuple(info["tags"])
         for item, instances in info["items"].items():
             for instance in instances:
-                status.seed(host, item, instance)
+                if covers is None or covers(host, info["os"], tags, item, instance):
+                    status.seed(host, item, instance)
     newest = 0.0
     for row in run(LATEST_EVENTS_SQL).rows:
         event = history_event(row)
@@ -137,13 +149,25 @@ async def load_acks(settings: Settings, status: FleetStatus) -> None:
         await consumer.stop()
 
 
+async def watched(settings: Settings) -> Covers | None:
+    """The policy in force as a :data:`Covers` test (None when it cannot be read: then
+    every reported series is shown)."""
+    from gamsi.web.policy import covers, policy_in_force
+
+    try:
+        return covers((await policy_in_force(settings))[0])
+    except Exception as exc:  # a policy file that does not load: the page still shows all
+        log.warning("policy in force not read (%s); showing every reported series", exc)
+        return None
+
+
 async def build_status(settings: Settings, run: Run | None) -> FleetStatus:
     """History (when ``run`` is given and answers), then the events topic, then acks."""
     status = FleetStatus()
     newest = 0.0
     if run is not None:
         try:
-            newest = from_history(status, run)
+            newest = from_history(status, run, covers=await watched(settings))
         except Exception as exc:  # the engine's or the endpoint's message says why
             log.warning("history not read (%s); rebuilding from the events topic alone", exc)
     consumer = AIOKafkaConsumer(
@@ -161,4 +185,13 @@ async def build_status(settings: Settings, run: Run | None) -> FleetStatus:
     return status
 
 
-__all__ = ["REPLAY_MARGIN", "build_status", "catch_up", "event_dict", "from_history", "seek_events"]
+__all__ = [
+    "REPLAY_MARGIN",
+    "Covers",
+    "build_status",
+    "catch_up",
+    "event_dict",
+    "from_history",
+    "seek_events",
+    "watched",
+]

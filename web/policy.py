@@ -16,6 +16,7 @@ import asyncio
 import hashlib
 import re
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +43,22 @@ async def policy_in_force(settings: Settings) -> tuple[Policy, str]:
         return applied
     path = settings.streams.policy_path or None
     return await asyncio.to_thread(load_policy, path, settings.streams.default_os), path or ""
+
+
+def covers(policy: Policy) -> Callable[[str, str, tuple[str, ...], str, str], bool]:
+    """``covers(host, os, tags, item, instance)``: does an enabled watch of ``policy`` judge
+    the series? The watches of each host are worked out once (``enabled_watches``)."""
+    from gamsi.streams.policy.match import enabled_watches
+
+    per_host: dict[tuple[str, str, tuple[str, ...]], list[Any]] = {}
+
+    def test(host: str, os_name: str, tags: tuple[str, ...], item: str, instance: str) -> bool:
+        key = (host, os_name, tags)
+        if key not in per_host:
+            per_host[key] = enabled_watches(policy, host, os_name, tags)
+        return any(w.item == item and w.covers_instance(instance) for w in per_host[key])
+
+    return test
 
 
 def read_inventory(run: Run) -> Inventory:
@@ -183,6 +200,7 @@ def _result(before: Coverage, n: int, target: Path, after: Coverage) -> dict[str
 __all__ = [
     "RegisterError",
     "coverage_dict",
+    "covers",
     "policy_in_force",
     "register_defaults",
     "registration_file",
