@@ -235,4 +235,4 @@ def test_the_provisioned_data_source_is_the_one_the_dashboards_name() -> None:
     assert source["jsonData"]["protocol"] == "http"
     assert (source["jsonData"]["host"], source["jsonData"]["port"]) == ("clickhouse", 8123)
     providers = yaml.safe_load((GRAFANA / "provisioning/dashboards/gamsi.yaml").read_text())
-    assert providers["providers"][0]["options"]["path"] == "/var/lib/grafana/dashboards/gamsi"
+    assert providers["providers"][0]["options"]["path"] == "/etc/grafana/dashboards/gamsi"

@@ -64,14 +64,46 @@ def test_gamsi_services_run_known_subcommands(service: str, command: list[str]) 
     assert "healthcheck" in spec
 
 
-@pytest.mark.parametrize("service", GAMSI_SERVICES)
-def test_environment_names_real_settings(service: str) -> None:
-    """A misspelt GAMSI_* variable would be silently ignored by Docker; Gamsi refuses it."""
-    env = {
+HEALTH_URL = re.compile(r"urlopen\('http://127\.0\.0\.1:(\d+)/health'")
+HEALTH_PORT = {
+    "gamsi-streams": lambda s: s.streams.metrics_port,
+    "gamsi-notifier": lambda s: s.notifier.ack_port,
+    "gamsi-remediator": lambda s: s.remediator.metrics_port,
+    "gamsi-history": lambda s: s.history.query_port,
+    "gamsi-web": lambda s: s.web.port,
+}
+"""Where each central service serves its own /health (its setting, docs/operations.md)."""
+
+
+def _environ(service: str) -> dict[str, str]:
+    return {
         k: re.sub(r"\$\{[A-Z_]+:-([^}]*)\}", r"\1", str(v))
         for k, v in COMPOSE["services"][service]["environment"].items()
     }
-    settings = load_settings(environ=env)
+
+
+@pytest.mark.parametrize("service", HEALTH_PORT)
+def test_health_checks_ask_the_service_its_own_health(service: str) -> None:
+    """Not "Kafka answers a TCP connect": the service's /health, on the port its settings
+    (with the container's environment) give it; urlopen fails on a 503."""
+    test = COMPOSE["services"][service]["healthcheck"]["test"]
+    assert test[:3] == ["CMD", "python", "-c"]
+    found = HEALTH_URL.search(test[3])
+    assert found, test
+    settings = load_settings(environ=_environ(service))
+    assert int(found.group(1)) == HEALTH_PORT[service](settings) != 0
+    assert "create_connection" not in " ".join(test)
+
+
+def test_the_agent_has_no_port_and_says_so() -> None:
+    collector = COMPOSE["services"]["gamsi-collector"]
+    assert collector["healthcheck"] == {"disable": True}
+
+
+@pytest.mark.parametrize("service", GAMSI_SERVICES)
+def test_environment_names_real_settings(service: str) -> None:
+    """A misspelt GAMSI_* variable would be silently ignored by Docker; Gamsi refuses it."""
+    settings = load_settings(environ=_environ(service))
     assert settings.kafka.bootstrap == "kafka:9092"
 
 
@@ -131,3 +163,24 @@ def test_env_file_and_dockerfile_exist() -> None:
     agent, server = dockerfile.split("FROM base AS agent")[1].split("FROM base AS server")
     assert "RUN pip install /src &&" in agent  # no extra: the agent alone
     assert 'RUN pip install "/src[server]" &&' in server
+
+
+def test_grafana_is_provisioned_from_deploy_grafana() -> None:
+    grafana = COMPOSE["services"]["grafana"]
+    assert re.fullmatch(r"grafana/grafana-oss:\d+\.\d+\.\d+", grafana["image"])
+    assert "grafana-clickhouse-datasource" in grafana["environment"]["GF_PLUGINS_PREINSTALL"]
+    assert grafana["ports"] == ["127.0.0.1:3000:3000"]
+    mounts = {v.split(":")[1]: v.split(":")[0] for v in grafana["volumes"]}
+    assert mounts["/etc/grafana/provisioning"] == "./deploy/grafana/provisioning"
+    dashboards = yaml.safe_load(
+        (ROOT / "deploy/grafana/provisioning/dashboards/gamsi.yaml").read_text()
+    )
+    path = dashboards["providers"][0]["options"]["path"]
+    assert (ROOT / mounts[path].removeprefix("./")).is_dir()
+    assert list((ROOT / mounts[path].removeprefix("./")).glob("*.json"))
+    source = yaml.safe_load(
+        (ROOT / "deploy/grafana/provisioning/datasources/gamsi.yaml").read_text()
+    )["datasources"][0]
+    assert source["jsonData"]["host"] in COMPOSE["services"]  # the ClickHouse service
+    assert grafana["depends_on"]["clickhouse"] == {"condition": "service_healthy"}
+    assert "/api/health" in " ".join(grafana["healthcheck"]["test"])
