@@ -206,24 +206,31 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 SERVICES = frozenset({"collector", "streams", "notifier", "history", "remediator", "web"})
-"""Stages whose ``run`` subcommand is a long-running service (see :func:`_quiet_clients`)."""
+"""Stages whose ``run`` subcommand is a long-running service (see :func:`_setup_logging`)."""
 
 
-def _quiet_clients(path: tuple[str, ...], verbose: bool) -> None:
-    """Kafka client chatter: a one-shot command shows none of it (its failure is one
-    line); a service shows aiokafka's warnings, one per kind per minute (gamsi.logs)."""
+def _setup_logging(path: tuple[str, ...], verbose: bool) -> None:
+    """Logging for this command. ``-v``: everything at DEBUG. A service (or `gamsi up`):
+    INFO, aiokafka's warnings one per kind per minute (gamsi.logs). A one-shot command:
+    warnings only and no client chatter, so an expected failure is its one line."""
+    service = (len(path) == 2 and path[0] in SERVICES and path[1] == "run") or path == ("up",)
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO if service else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    install_log_masking()  # no credential of any URL in any log line
     if verbose:
         return
     aio = logging.getLogger("aiokafka")
-    if (len(path) == 2 and path[0] in SERVICES and path[1] == "run") or path == ("up",):
-        aio.setLevel(logging.WARNING)
-        limiter = RateLimitFilter(60.0)
-        for handler in logging.root.handlers:
-            handler.addFilter(
-                lambda r: not r.name.startswith(("aiokafka", "kafka")) or limiter.filter(r)
-            )
-    else:
+    if not service:
         aio.setLevel(logging.CRITICAL)
+        return
+    aio.setLevel(logging.WARNING)
+    limiter = RateLimitFilter(60.0)
+    for handler in logging.root.handlers:
+        handler.addFilter(
+            lambda r: not r.name.startswith(("aiokafka", "kafka")) or limiter.filter(r)
+        )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -236,12 +243,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    install_log_masking()  # no credential of any URL in any log line
-    _quiet_clients(command_path(parser, args), args.verbose)
+    _setup_logging(command_path(parser, args), args.verbose)
     settings: Settings | None = None
     try:
         settings = load_settings(args.config)

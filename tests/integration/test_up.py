@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -15,7 +13,7 @@ from gamsi.kafka_broker import LocalBroker, _alive
 from gamsi.settings import Settings
 from gamsi.topics import wait_for_kafka_sync
 from tests.integration.kafka_io import free_port
-from tests.integration.up_support import env_of, gamsi_up, up_settings, wait_for_text
+from tests.integration.up_support import gamsi_up, run_gamsi, up_settings, wait_for_text
 
 QUIET_LINES = 8
 """Client log lines a service may write over one broker restart (one per kind)."""
@@ -29,15 +27,7 @@ def test_a_second_gamsi_up_on_the_same_data_dir_is_refused_and_a_crash_leaves_no
     with gamsi_up(s, "--only", "collector", log=first_log, cwd=tmp_path) as first:
         body = wait_for_text(first_log, "gamsi: ready in", 90, first)
         assert body.index("collector ready") < body.index("gamsi: ready in")
-        second = subprocess.run(
-            [sys.executable, "-m", "gamsi", "up", "--only", "collector"],
-            env=env_of(s),
-            cwd=tmp_path,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+        second = run_gamsi(s, tmp_path, "up", "--only", "collector")
         assert second.returncode == 2
         assert f"Gamsi is already running (pid {first.pid})" in second.stderr
         assert "Traceback" not in second.stderr
@@ -56,15 +46,7 @@ def test_a_bad_configuration_file_stops_gamsi_up_at_once_naming_file_key_and_exp
 ) -> None:
     bad = tmp_path / "gamsi.toml"
     bad.write_text('[notifier]\nrenotify_evry = "1h"\n')
-    done = subprocess.run(
-        [sys.executable, "-m", "gamsi", "up", "-c", str(bad)],
-        env=env_of(up_settings(settings, tmp_path)),
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = run_gamsi(up_settings(settings, tmp_path), tmp_path, "up", "-c", str(bad))
     assert done.returncode == 78
     (line,) = done.stderr.strip().splitlines()
     assert str(bad) in line

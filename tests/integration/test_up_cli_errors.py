@@ -15,7 +15,7 @@ import pytest
 
 from gamsi.settings import Settings
 from tests.integration.kafka_io import CPU_SPIKE_POLICY, free_port
-from tests.integration.up_support import env_of, up_settings, wait_for_text
+from tests.integration.up_support import env_of, run_gamsi, up_settings, wait_for_text
 
 ONE_SHOT = [
     ["kafka", "topics"],
@@ -39,16 +39,7 @@ def _nowhere(settings: Settings, tmp_path: Path) -> Settings:
     return replace(s, kafka=replace(s.kafka, bootstrap=f"127.0.0.1:{free_port()}"))
 
 
-def _run(settings: Settings, tmp_path: Path, *argv: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "gamsi", *argv],
-        env=env_of(settings),
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+_run = run_gamsi
 
 
 @pytest.mark.parametrize("argv", ONE_SHOT, ids=" ".join)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -33,6 +34,19 @@ def env_of(settings: Settings, **extra: str) -> dict[str, str]:
     return env
 
 
+def run_gamsi(settings: Settings, cwd: Path, *argv: str) -> subprocess.CompletedProcess[str]:
+    """`python -m gamsi ARGV` to completion in ``cwd`` (no ./gamsi.toml), text output."""
+    return subprocess.run(
+        [sys.executable, "-m", "gamsi", *argv],
+        env=env_of(settings),
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
 @contextmanager
 def gamsi_up(
     settings: Settings, *args: str, log: Path, cwd: Path, **extra: str
@@ -51,13 +65,19 @@ def gamsi_up(
     try:
         yield proc
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
+        _interrupt(proc)
+
+
+def _interrupt(proc: subprocess.Popen[bytes]) -> None:
+    """Ctrl-C for a process still running; its whole group killed if it lingers 60 s."""
+    if proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGINT)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(timeout=60)
+        return
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
 
 
 def wait_for_text(

@@ -9,7 +9,7 @@ import pytest
 
 from gamsi.kafka_broker import BrokerError, LocalBroker
 from gamsi.settings import load_settings
-from gamsi.supervisor import _uses_local_broker
+from gamsi.supervisor import uses_local_broker
 
 
 def _broker(tmp_path: Path) -> LocalBroker:
@@ -54,5 +54,5 @@ def test_stale_pid_file_is_not_our_broker(tmp_path: Path) -> None:
 
 def test_up_manages_the_broker_only_when_bootstrap_is_local() -> None:
     s = load_settings(environ={})
-    assert _uses_local_broker(s)
-    assert not _uses_local_broker(replace(s, kafka=replace(s.kafka, bootstrap="kafka:9092")))
+    assert uses_local_broker(s)
+    assert not uses_local_broker(replace(s, kafka=replace(s.kafka, bootstrap="kafka:9092")))
