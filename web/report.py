@@ -107,23 +107,22 @@ def _durations(changes: list[tuple[float, int]], end: float) -> list[float]:
 
 
 def _worst_of(series: list[Step]) -> list[tuple[float, int]]:
-    """The worst level of several series at each instant, as changes."""
-    points = sorted({t for s in series for t, _ in s.changes})
+    """The worst level of several series at each instant, as changes: one sweep over
+    every change in time order, counting the series at each level (O(n log n))."""
+    merged = sorted((t, i, lv) for i, s in enumerate(series) for t, lv in s.changes)
+    current = [0] * len(series)
+    at_level = [len(series)] + [0] * (len(LEVELS) - 1)
     out: list[tuple[float, int]] = []
-    for t in points:
-        level = max(_level_at(s.changes, t) for s in series)
-        if not out or out[-1][1] != level:
-            out.append((t, level))
+    for n, (t, i, lv) in enumerate(merged):
+        at_level[current[i]] -= 1
+        at_level[lv] += 1
+        current[i] = lv
+        if n + 1 < len(merged) and merged[n + 1][0] == t:
+            continue  # more changes at this instant: decide after the last one
+        worst = max(x for x in range(len(LEVELS)) if at_level[x] or x == 0)
+        if not out or out[-1][1] != worst:
+            out.append((t, worst))
     return out
-
-
-def _level_at(changes: list[tuple[float, int]], t: float) -> int:
-    level = 0
-    for at, lv in changes:
-        if at > t:
-            break
-        level = lv
-    return level
 
 
 def _pct(good: float, total: float) -> float:
