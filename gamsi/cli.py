@@ -27,7 +27,7 @@ from gamsi.cli_parser import (
     command_path,
     spread_global_options,
 )
-from gamsi.logs import RateLimitFilter
+from gamsi.logs import rate_limit
 from gamsi.masking import install_log_masking, mask
 from gamsi.settings import ConfigError, Settings, describe, load_settings
 
@@ -226,11 +226,9 @@ def _setup_logging(path: tuple[str, ...], verbose: bool) -> None:
         aio.setLevel(logging.CRITICAL)
         return
     aio.setLevel(logging.WARNING)
-    limiter = RateLimitFilter(60.0)
-    for handler in logging.root.handlers:
-        handler.addFilter(
-            lambda r: not r.name.startswith(("aiokafka", "kafka")) or limiter.filter(r)
-        )
+    import aiokafka  # noqa: F401  (creates its loggers, which rate_limit covers)
+
+    rate_limit("aiokafka", 60.0)  # on the loggers: faust's worker replaces the handlers
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -243,6 +241,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     parser = build_parser()
     args = parser.parse_args(argv)
+    client_level = logging.getLogger("aiokafka").level  # restored: main() may run in-process
     _setup_logging(command_path(parser, args), args.verbose)
     settings: Settings | None = None
     try:
@@ -258,6 +257,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             traceback.print_exc()
         print(mask(line), file=sys.stderr)
         return code
+    finally:
+        logging.getLogger("aiokafka").setLevel(client_level)
 
 
 EXIT_CONFIG = 78
