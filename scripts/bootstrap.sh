@@ -43,8 +43,34 @@ fi
 stamp=.venv/.gamsi-installed
 want="$(sha256sum pyproject.toml | cut -d' ' -f1)"
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
-  echo "gamsi: installing Gamsi and its dependencies into .venv (about a minute the first time)"
-  .venv/bin/python -m pip install --quiet --upgrade pip
-  .venv/bin/python -m pip install --quiet -e ".[test]"
+  # pip's own output (and setuptools' build warnings) goes to a log; the terminal gets
+  # a progress line (packages collected so far), and the log's tail if pip fails.
+  log=.venv/pip-install.log
+  echo "gamsi: installing Gamsi and its dependencies into .venv (about a minute the first" \
+    "time; details in $log)"
+  : > "$log"
+  install() {
+    PIP_DISABLE_PIP_VERSION_CHECK=1 .venv/bin/python -m pip install --progress-bar off "$@" \
+      >> "$log" 2>&1 &
+    local pid=$! n last=""
+    while kill -0 "$pid" 2>/dev/null; do
+      sleep 1
+      n=$(grep -c '^Collecting ' "$log" || true)
+      if [ -t 1 ] && [ "$n" != "$last" ]; then
+        printf '\r  %s packages collected ...' "$n"
+        last=$n
+      fi
+    done
+    if ! wait "$pid"; then
+      if [ -t 1 ]; then printf '\n'; fi
+      echo "gamsi: pip install failed; the end of $log:" >&2
+      tail -n 25 "$log" >&2
+      exit 1
+    fi
+  }
+  install --upgrade pip
+  install -e ".[server,test]"
+  if [ -t 1 ]; then printf '\r\033[K'; fi
+  echo "gamsi: installed into .venv ($(grep -c '^Collecting ' "$log" || true) packages collected)"
   echo "$want" > "$stamp"
 fi
