@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shlex
 import shutil
 import signal
 import subprocess
@@ -98,22 +99,29 @@ def test_gamsi_collector_once_runs_from_the_agent_install(agent_venv: Path, tmp_
     assert {"cpu.util", "memory.used_pct"} <= items, items
 
 
-def test_the_agent_service_publishes_from_the_agent_install(
+def test_the_installed_unit_publishes_from_the_agent_install(
     agent_venv: Path, settings: Settings, tmp_path: Path
 ) -> None:
-    """``python -m gamsi.collector run`` (what the systemd unit runs) on the real broker."""
+    """docs/deploy.md's fleet path on one server: ``gamsi -c gamsi.toml collector install``
+    from the agent install writes the unit; its ExecStart (the agent install's python, the
+    lean entry point) publishes to the real broker and stops cleanly on SIGTERM, as
+    ``systemctl stop`` sends. The environment is what /etc/gamsi/gamsi.env would hold."""
+    config = tmp_path / "gamsi.toml"
+    config.write_text('[collector]\nhost = "slim-agent"\ninterval = 1.0\n')
     env = {k: v for k, v in os.environ.items() if not k.startswith("GAMSI_")}
-    env.update(to_environ(settings))
-    env.update(GAMSI_COLLECTOR_INTERVAL="1", GAMSI_COLLECTOR_HOST="slim-agent")
+    env.update({k: v for k, v in to_environ(settings).items() if not k.startswith("GAMSI_COL")})
+    unit = tmp_path / "gamsi-collector.service"
+    subprocess.run(
+        [str(agent_venv / "gamsi"), "-c", str(config), "collector", "install", "--path", str(unit)],
+        env=env, cwd=tmp_path, check=True, timeout=120, capture_output=True,
+    )  # fmt: skip
+    exec_start = next(x for x in unit.read_text().splitlines() if x.startswith("ExecStart="))
+    argv = shlex.split(exec_start.removeprefix("ExecStart="))
+    assert argv[:3] == [str(agent_venv / "python"), "-m", "gamsi.collector"]
+    assert argv[-3:] == ["--config", str(config), "run"]
     log = tmp_path / "agent.log"
     with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [str(agent_venv / "python"), "-m", "gamsi.collector", "run"],
-            env=env,
-            cwd=tmp_path,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
+        proc = subprocess.Popen(argv, env=env, cwd="/", stdout=out, stderr=subprocess.STDOUT)
     try:
         records = asyncio.run(
             wait_for_records(
