@@ -16,6 +16,7 @@ import logging
 import sys
 import traceback
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Any
 
 import orjson
@@ -64,9 +65,13 @@ def command(
 
 def _kafka_start(args: argparse.Namespace, settings: Settings) -> int:
     from gamsi.kafka_broker import LocalBroker
+    from gamsi.supervisor import uses_local_broker
     from gamsi.topics import ensure_topics
 
     broker = LocalBroker(settings)
+    if not uses_local_broker(settings):  # the topics go to the broker started here
+        print(f"note: [kafka] bootstrap is {settings.kafka.bootstrap}, not this broker")
+        settings = replace(settings, kafka=replace(settings.kafka, bootstrap=broker.bootstrap))
     print(f"starting Kafka {settings.broker.kafka_version} (jars in {broker.libs}) ...")
     status = broker.start()
     created = asyncio.run(ensure_topics(settings))
@@ -87,8 +92,6 @@ def _kafka_stop(args: argparse.Namespace, settings: Settings) -> int:
 def _kafka_status(args: argparse.Namespace, settings: Settings) -> int:
     """The configured bootstrap answers a metadata request (exit 0) or not (3); for the
     local broker also whether its process runs."""
-    from dataclasses import replace
-
     from gamsi.kafka_broker import LocalBroker
     from gamsi.kafka_errors import broker_answers
     from gamsi.supervisor import uses_local_broker
