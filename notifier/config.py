@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from gamsi.config_fields import opt
+from gamsi.config_fields import ConfigError, opt
 from gamsi.files import read_secret_file
 
 
@@ -92,6 +92,16 @@ class NotifierSettings:
     selfwatch_lag: int = opt(
         100_000, "Records a consumer group may lag behind its topics' ends (see selfwatch_after)."
     )
+
+    def __post_init__(self) -> None:
+        for key in ("selfwatch_interval", "selfwatch_after", "selfwatch_lag"):
+            if not getattr(self, key) >= 0:
+                raise ConfigError(f"[notifier] {key}: expected 0 or more, got {getattr(self, key)}")
+        if not self.selfwatch_kafka_after > 0:
+            raise ConfigError(
+                f"[notifier] selfwatch_kafka_after: expected seconds > 0, "
+                f"got {self.selfwatch_kafka_after}"
+            )
 
     def resolved_slack_token(self) -> str:
         """The token from the setting or its file, so that neither lands in logs."""

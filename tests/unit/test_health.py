@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 
+import pytest
+
+from gamsi.config_fields import ConfigError
 from gamsi.health import AWAY_AFTER, Health, KafkaWatch
 from gamsi.settings import load_settings
 
@@ -62,3 +66,17 @@ def test_a_failing_or_broken_check_makes_it_503_naming_the_check() -> None:
     status, body = health.report()
     assert (status, body["checks"]["store"]) == (503, "check failed: RuntimeError")
     assert body["checks"]["group g"] == "ok"
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"GAMSI_NOTIFIER_SELFWATCH_INTERVAL": "-1"}, "[notifier] selfwatch_interval: expected 0"),
+        ({"GAMSI_NOTIFIER_SELFWATCH_KAFKA_AFTER": "0"}, "[notifier] selfwatch_kafka_after"),
+        ({"GAMSI_STREAMS_METRICS_PORT": "70000"}, "[streams] metrics_port: expected 1..65535"),
+        ({"GAMSI_REMEDIATOR_METRICS_PORT": "-2"}, "[remediator] metrics_port: expected"),
+    ],
+)
+def test_self_watching_settings_are_checked_at_load(env: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        load_settings(environ=env)
