@@ -20,7 +20,7 @@ from gamsi.notifier.silences import (
 )
 
 from .conftest import Harness, event
-from .test_told import MAINTENANCE, kinds, run_until
+from .test_told import MAINTENANCE, failed_run, kinds, run_until
 
 MINUTE = 60.0
 T = 1_800_000_000.0
@@ -178,19 +178,11 @@ async def test_a_recovery_held_by_a_silence_goes_out_when_it_is_expired() -> Non
 
 
 async def test_a_failed_recovery_script_does_not_page_while_silenced() -> None:
-    from gamsi.remediator import records as R
-    from gamsi.remediator.records import Remediation
-
     h = Harness(ROUTING)
     await h.push(event("db-1", ts=h.clock.now))
     h.pipeline.silences.add(silence(start=h.clock.now))
     h.clock.now += 60
-    failed = Remediation(
-        ts=h.clock.now, status=R.FAILED, host="db-1", script="restart-db", command_id="c1",
-        incident=f"db-1|cpu-high|cpu.util||{T - 5:.3f}", attempt=1, watch="cpu-high",
-        item="cpu.util", exit_code=1, duration_s=2.0, output="boom\n",
-    )  # fmt: skip
-    assert h.pipeline.remediation(failed, h.clock.now) == 0
+    assert h.pipeline.remediation(failed_run(h.clock.now), h.clock.now) == 0
     await h.advance(1)
     assert kinds(h, "slack") == ["raise"]
     remediation = [r for r in h.sink.records if r["transition"] == "remediation"]

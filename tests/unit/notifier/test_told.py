@@ -8,6 +8,8 @@ The clock starts at 2027-01-15 08:00 UTC (a Friday).
 
 from __future__ import annotations
 
+from typing import Any
+
 from gamsi.notifier.channels import PermanentError
 
 from .conftest import Harness, event
@@ -204,19 +206,23 @@ async def test_a_restart_forgets_contacts_whose_message_was_still_on_its_way() -
     assert kinds(h, "slack") == []
 
 
-async def test_a_failed_recovery_script_does_not_page_inside_maintenance() -> None:
+def failed_run(at: float) -> Any:
+    """The remediator's row of a recovery script that failed on db-1 at ``at``."""
     from gamsi.remediator import records as R
     from gamsi.remediator.records import Remediation
 
-    h = Harness(MAINTENANCE)
-    await h.push(event("db-1", ts=h.clock.now))
-    h.clock.now = T + 20 * MINUTE  # inside the window
-    failed = Remediation(
-        ts=h.clock.now, status=R.FAILED, host="db-1", script="restart-db", command_id="c1",
+    return Remediation(
+        ts=at, status=R.FAILED, host="db-1", script="restart-db", command_id="c1",
         incident=f"db-1|cpu-high|cpu.util||{T - 5:.3f}", attempt=1, watch="cpu-high",
         item="cpu.util", exit_code=1, duration_s=2.0, output="boom\n",
     )  # fmt: skip
-    assert h.pipeline.remediation(failed, h.clock.now) == 0
+
+
+async def test_a_failed_recovery_script_does_not_page_inside_maintenance() -> None:
+    h = Harness(MAINTENANCE)
+    await h.push(event("db-1", ts=h.clock.now))
+    h.clock.now = T + 20 * MINUTE  # inside the window
+    assert h.pipeline.remediation(failed_run(h.clock.now), h.clock.now) == 0
     await h.advance(1)
     assert kinds(h, "slack") == ["raise"]
     assert [r["result"] for r in h.sink.records if r["transition"] == "remediation"] == [
