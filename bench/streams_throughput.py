@@ -50,6 +50,7 @@ PROBE_WATCH = "bench-spike"
 PROBES = 20
 SLICES = 50  # the load generator sends every 1/SLICES s
 P99_TARGET_MS = 50.0
+DIAG = Path(__file__).resolve().parent / "diag"
 # One watch that fires at once, so that events mark when the worker reached a batch.
 POLICY = f"""\
 version: 1
@@ -110,6 +111,8 @@ def start_worker(settings: Settings, log: Path, args: argparse.Namespace) -> Chi
     env = {**os.environ, **to_environ(settings)}
     if args.slow_callbacks:  # asyncio's debug mode logs every callback slower than 100 ms
         env["PYTHONASYNCIODEBUG"] = "1"
+    if args.diagnose:  # log GC pauses >= 5 ms (bench/diag/sitecustomize.py)
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(DIAG), env.get("PYTHONPATH")]))
     return Child("worker", [sys.executable, "-m", "gamsi", "streams", "run"], log, env)
 
 
@@ -222,18 +225,29 @@ async def latency_at(
     measured_from = time.time() + args.warmup
     took = await feed(producer, s.kafka.metrics_topic, make, rate, total)
     await events.until(seen + total * PROBES, within=30)
-    lat = sorted(
-        (appended - e.ts) * 1000  # type: ignore[attr-defined]
+    probes = [
+        (appended, e)
         for appended, e in events.got[seen:]
         if e.host.startswith("probe") and e.ts >= measured_from  # type: ignore[attr-defined]
-    )
-    if not lat:
+    ]
+    if not probes:
         raise SystemExit(f"no probe events arrived at {rate:,.0f} samples/s")
+    lat = sorted((appended - e.ts) * 1000 for appended, e in probes)  # type: ignore[attr-defined]
+    # where the time went: batch produced → judged and sent by the worker → appended
+    judged = sorted((e.emitted_at - e.ts) * 1000 for _, e in probes)  # type: ignore[attr-defined]
+    sent = sorted((a - e.emitted_at) * 1000 for a, e in probes)  # type: ignore[attr-defined]
+    if args.dump:
+        with open(args.dump, "a") as out:
+            for appended, e in probes:
+                out.write(f"{rate:.0f} {e.ts:.3f} {e.emitted_at:.3f} {appended:.3f}\n")  # type: ignore[attr-defined]
     p99 = percentile(lat, 99)
     late = f" (the generator needed {took:.1f} s for {total} s)" if took > total + 0.5 else ""
     print(
         f"  {rate:>9,.0f} samples/s: p50 {statistics.median(lat):7.1f} ms  p99 {p99:7.1f} ms  "
-        f"max {lat[-1]:7.1f} ms  ({len(lat)} events, {load_average()}){late}",
+        f"max {lat[-1]:7.1f} ms  ({len(lat)} events, {load_average()}){late}\n"
+        f"{'':22}of which produce -> judged p50 {statistics.median(judged):.1f} / p99 "
+        f"{percentile(judged, 99):.1f} ms, event sent -> appended p50 "
+        f"{statistics.median(sent):.1f} / p99 {percentile(sent, 99):.1f} ms",
         flush=True,
     )
     return p99
@@ -309,9 +323,17 @@ def main() -> None:
         action="store_true",
         help="run the worker in asyncio debug mode and count callbacks that blocked >= 100 ms",
     )
+    parser.add_argument(
+        "--diagnose", action="store_true", help="the worker logs GC pauses >= 5 ms"
+    )
+    parser.add_argument(
+        "--dump", type=Path, help="append 'rate ts emitted appended' per probe event here"
+    )
+    parser.add_argument("--keep", type=Path, help="keep the worker logs in this directory")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="gamsi-bench-") as d:
-        tmp = Path(d)
+        tmp = args.keep or Path(d)
+        tmp.mkdir(parents=True, exist_ok=True)
         with bench_broker(tmp) as bootstrap:  # outside the event loop: it waits synchronously
             asyncio.run(main_async(bootstrap, tmp, args))
 
