@@ -21,9 +21,10 @@ from gamsi.collector.collect import Collector
 from gamsi.collector.publisher import KafkaPublisher, PublishError
 from gamsi.collector.spool import Spool
 from gamsi.collector.stats import SystemStats
+from gamsi.extras import missing_extra
 from gamsi.schemas.codec import encode
 from gamsi.schemas.records import MetricBatch, Sample
-from gamsi.settings import CollectorSettings, Settings
+from gamsi.settings import CollectorSettings, ConfigError, Settings
 
 log = logging.getLogger("gamsi.collector.agent")
 
@@ -126,7 +127,11 @@ class Agent:
         listener and its crypto are not even imported otherwise: the agent stays lean)."""
         if not self.settings.remediator.public_key_file:
             return None
-        from gamsi.collector.remediate import listen
+        try:
+            from gamsi.collector.remediate import listen
+        except ModuleNotFoundError as exc:
+            needs = missing_extra(exc, "[remediator] public_key_file (recovery scripts)")
+            raise ConfigError(needs or str(exc)) from None
 
         return asyncio.create_task(listen(self.settings, stop), name="gamsi-remediate")
 

@@ -270,6 +270,7 @@ EXIT_CONFIG = 78
 
 def _expected(exc: Exception, settings: Settings | None) -> tuple[int | None, str]:
     """(exit code, the one line) for an expected failure; (None, "") for a bug."""
+    from gamsi.extras import missing_extra
     from gamsi.kafka_broker import BrokerError
     from gamsi.kafka_errors import EXIT_UNREACHABLE, unreachable, unreachable_line
 
@@ -279,4 +280,7 @@ def _expected(exc: Exception, settings: Settings | None) -> tuple[int | None, st
         return 2, f"gamsi: error: {exc}"
     if settings is not None and unreachable(exc):
         return EXIT_UNREACHABLE, unreachable_line(settings)
+    needs = missing_extra(exc)  # a central command on the agent install
+    if needs:
+        return 2, f"gamsi: error: {needs}"
     return None, ""

@@ -141,3 +141,31 @@ def test_the_installed_unit_publishes_from_the_agent_install(
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_what_the_agent_install_lacks_is_one_line_naming_the_extra(
+    agent_venv: Path, settings: Settings, tmp_path: Path
+) -> None:
+    """A central command, and recovery scripts configured on an agent without the
+    remediation extra: each ends with one line saying what to install, no traceback."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GAMSI_")}
+    env.update(to_environ(settings))
+    key = tmp_path / "remediator.pub"
+    key.write_text("not read: the import fails first\n")
+    runs = {
+        "server": [str(agent_venv / "gamsi"), "history", "query", "SELECT 1"],
+        "remediation": [str(agent_venv / "python"), "-m", "gamsi.collector", "run"],
+    }
+    for extra, argv in runs.items():
+        out = subprocess.run(
+            argv,
+            env={**env, "GAMSI_REMEDIATOR_PUBLIC_KEY_FILE": str(key)},
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert out.returncode == 2, out.stderr[-3000:]
+        assert "Traceback" not in out.stderr
+        assert f"pip install 'gamsi[{extra}]'" in out.stderr.strip().splitlines()[-1]
