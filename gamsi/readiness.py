@@ -101,10 +101,12 @@ def health_ok(url: str, token: str = "") -> bool:
 async def pending(settings: Settings, probe: Probe) -> list[str]:
     """What ``probe`` still waits for, in words (empty: ready)."""
     waiting = []
-    group = probe.group(settings)
+    try:
+        group, health = probe.group(settings), probe.health(settings)
+    except Exception as exc:  # e.g. an unreadable token file: say so, keep probing
+        return [f"probe failed: {exc}"]
     if group and not (await groups_stable(settings, [group]))[group]:
         waiting.append(f"consumer group {group} not joined")
-    health = probe.health(settings)
     if health and not await asyncio.to_thread(health_ok, *health):
         waiting.append(f"{health[0]} not answering")
     return waiting
