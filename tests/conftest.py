@@ -80,6 +80,7 @@ def settings(kafka_bootstrap: str, chdb_dir: Path, tmp_path: Path, unique: str) 
             delivery_topic=f"t-{unique}.deliveries",
             ledger_topic=f"t-{unique}.ledger",
             acks_topic=f"t-{unique}.acks",
+            silences_topic=f"t-{unique}.silences",
         ),
         history=replace(base.history, dsn=f"chdb://{chdb_dir}", group_id=f"t-{unique}-history"),
         remediator=replace(
