@@ -144,9 +144,9 @@ class Handlers:
             return json_error(503, "too many live pages open ([web] max_streams)")
         raw = request.headers.get("Last-Event-ID") or request.query.get("after", "")
         try:
-            after = int(raw)
+            after = self.live.seq if raw == "now" else int(raw)  # "now": changes from here on
         except ValueError:
-            return json_error(400, "after: expected the sequence number of /api/cells")
+            return json_error(400, "after: expected the sequence number of /api/cells or now")
         from gamsi.web.stream import send_changes
 
         self.streams += 1
@@ -161,8 +161,11 @@ class Handlers:
         run = await asyncio.to_thread(self.access.run)
         if run is None:
             return json_error(503, "history is not reachable: the inventory comes from it")
+        policy = await self.policy()
+        if policy is None:
+            return json_error(503, "the policy in force cannot be read; the service log says why")
         try:
-            return json_response({"hosts": await unregistered(self.settings, run)})
+            return json_response({"hosts": await unregistered(self.settings, run, policy)})
         except HistoryUnavailable as exc:
             return json_error(503, str(exc))
 

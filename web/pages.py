@@ -150,14 +150,15 @@ def timeline(
             f"<span class=tr>{e(x['transition'])}</span> {e(x.get('message', ''))} "
             f"{muted}{action}</li>"
         )
+    listing = (f'<ol id=timeline class=timeline>{"".join(rows)}</ol>' if rows else
+               '<p class=empty>no event yet</p>')  # fmt: skip
     body = (
-        maintenance_html(windows)
-        + "<h2>타임라인 Event timeline</h2>"
-        + (f'<p class=msg>{e(note)}</p>' if note else "")
-        + '<p><label>이름 Your name <input id=ack-by placeholder=web></label></p>'
+        '<p><label>이름 Your name <input id=ack-by placeholder=web></label></p>'
         + '<p id=ack-msg class=msg></p>'
-        + (f'<ol id=timeline class=timeline>{"".join(rows)}</ol>' if rows else
-           '<p class=empty>no event yet</p>')
+        # The script swaps #live-part for a fresh copy when events arrive (no reload).
+        + f"<div id=live-part>{maintenance_html(windows)}<h2>타임라인 Event timeline</h2>"
+        + (f'<p class=msg>{e(note)}</p>' if note else "")
+        + f"{listing}</div>"
     )  # fmt: skip
     return layout("Timeline", body, "/timeline", "timeline")
 

@@ -84,11 +84,15 @@ def coverage_dict(cov: Coverage) -> dict[str, Any]:
     }  # fmt: skip
 
 
-async def unregistered(settings: Settings, run: Run) -> list[dict[str, Any]]:
-    """Each host with at least one unregistered item, by host name."""
+async def unregistered(
+    settings: Settings, run: Run, policy: Policy | None = None
+) -> list[dict[str, Any]]:
+    """Each host with at least one unregistered item, by host name, against ``policy``
+    (default: the policy in force, read now)."""
     from gamsi.streams.policy.load import load_defaults
 
-    policy, _ = await policy_in_force(settings)
+    if policy is None:
+        policy, _ = await policy_in_force(settings)
     inventory = await asyncio.to_thread(read_inventory, run)
     profile = load_defaults()
     covs = [coverage(policy, profile, inventory.hosts[h]) for h in sorted(inventory.hosts)]

@@ -157,6 +157,10 @@ async def test_breach_recovery_register_and_ack_in_a_real_browser(
             await page.screenshot(path=str(ARTIFACTS / "5-acked-timeline.png"), full_page=True)
             assert hostile in await page.inner_text("#timeline")  # as text, not markup
             assert await page.evaluate("window.pwned") is None
+            await page.evaluate("window.samePage = true")  # gone if the page reloads
+            await _metrics(settings, host, 10.0, 4)  # the recovery appears without a reload
+            await page.wait_for_selector("#timeline li.ev .tr:text-is('recover') >> nth=1")
+            assert await page.evaluate("window.samePage") is True
 
             await page.goto(f"{base}/host/{host}?hours=1")
             await page.wait_for_selector('figure.item[data-item="cpu.util"] svg polyline')
@@ -170,13 +174,13 @@ def _registered(settings: Settings) -> list[Path]:
     return list(Path(settings.streams.policy_path).glob("registered-*.yaml"))
 
 
-async def _until_shown(page: Any, url: str, selector: str, within: float = 60) -> None:
+async def _until_shown(page: Any, url: str, selector: str, within: float = 90) -> None:
     """Reload ``url`` until ``selector`` is on it (history stores what it shows in batches)."""
     deadline = time.monotonic() + within
     while True:
         await page.goto(url)
         try:
-            await page.wait_for_selector(selector, timeout=3000)
+            await page.wait_for_selector(selector, timeout=10_000)
             return
         except Exception:
             if time.monotonic() > deadline:

@@ -288,20 +288,41 @@ function overviewPage() {
 
 // ---- timeline, login ------------------------------------------------------------
 function timelinePage() {
+  // Live: a changed cell means a new event or ack; the list is fetched again shortly
+  // after and swapped in place (no reload: the operator's name and focus stay).
+  let pending = null;
+  let acking = false;
+  const refresh = async () => {
+    pending = null;
+    if (acking) { soon(); return; }
+    const res = await fetch(location.href, { credentials: "same-origin" });
+    if (!res.ok) return;
+    const doc = new DOMParser().parseFromString(await res.text(), "text/html");
+    const fresh = doc.getElementById("live-part");
+    if (fresh) $("#live-part").replaceWith(document.adoptNode(fresh));
+  };
+  const soon = () => { if (!pending) pending = setTimeout(refresh, 1000); };
+  const source = new EventSource("/api/stream?after=now");
+  source.addEventListener("cell", soon);
+  source.addEventListener("reset", () => { source.close(); soon(); });
   const by = $("#ack-by");
   if (by) by.value = localStorage.getItem("gamsi-by") || "";
   document.addEventListener("click", async (ev) => {
     const b = ev.target.closest("button.ack[data-event]");
     if (!b) return;
     b.disabled = true;
+    acking = true;
     const who = (by && by.value.trim()) || "web";
     localStorage.setItem("gamsi-by", who);
     try {
       await api(`/api/ack/${encodeURIComponent(b.dataset.event)}`, { by: who, comment: "" });
-      location.reload();
+      $("#ack-msg").textContent = "";
+      acking = false;
+      await refresh();
     } catch (err) {
       $("#ack-msg").textContent = `not acknowledged: ${err.message}`;
       b.disabled = false;
+      acking = false;
     }
   });
 }
