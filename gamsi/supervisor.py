@@ -20,15 +20,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import fcntl
 import os
 import signal
 import sys
 import time
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 from gamsi.http_config import endpoint_token
+from gamsi.instance_lock import take_lock
 from gamsi.readiness import Probe, own_health, pending
 from gamsi.settings import Settings
 from gamsi.up_children import (
@@ -87,7 +87,6 @@ SERVICES: tuple[tuple[str, tuple[str, ...], Probe], ...] = (
 GRACE_SECONDS = 20.0
 READY_WARN = 120.0
 """Seconds after which services still not ready are named (once)."""
-LOCK_NAME = "gamsi-up.lock"
 
 
 def uses_local_broker(settings: Settings) -> bool:
@@ -96,33 +95,6 @@ def uses_local_broker(settings: Settings) -> bool:
         f"127.0.0.1:{settings.broker.port}",
         f"localhost:{settings.broker.port}",
     }
-
-
-def take_lock(data_dir: Path) -> TextIO:
-    """Hold ``<data_dir>/gamsi-up.lock`` (``flock``) for this process's life; returns the
-    open file, which must stay open. The kernel drops the lock when the process dies,
-    so a crash leaves no stale lock; the pid written in it is only for the message.
-    Raises UserError "Gamsi is already running (pid N)" when another process holds it."""
-    from gamsi.cli import UserError
-
-    data_dir.mkdir(parents=True, exist_ok=True)
-    path = data_dir / LOCK_NAME
-    handle = path.open("a+")  # not inherited by children (close-on-exec)
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        handle.seek(0)
-        pid = handle.read().strip() or "?"
-        handle.close()
-        raise UserError(
-            f"Gamsi is already running (pid {pid}) on {data_dir}; stop it first "
-            f"(Ctrl-C in its terminal, or kill {pid})"
-        ) from None
-    handle.seek(0)
-    handle.truncate()
-    handle.write(f"{os.getpid()}\n")
-    handle.flush()
-    return handle
 
 
 async def _await_ready(
@@ -243,13 +215,25 @@ def _start_broker(broker: Any, settings: Settings) -> bool:
             f"fetching Kafka {settings.broker.kafka_version} from Maven Central into "
             f"{broker.libs} (first run only; about a minute)"
         )
-        with ticking("still fetching Kafka's jars"):
+        m2 = Path.home() / ".m2" / "repository"
+        before = _megabytes(m2)
+        with ticking(lambda: f"still fetching: {_megabytes(m2) - before:.0f} MB so far"):
             broker.ensure_jars()
     say(f"starting Kafka {settings.broker.kafka_version} on {broker.bootstrap} ...")
     with ticking("Kafka is starting"):
         broker.start()
     say(f"Kafka started, pid {broker.pid()} ({time.monotonic() - began:.1f} s)")
     return True
+
+
+def _megabytes(path: Path) -> float:
+    """Size of the files under ``path`` in MB (0 if it does not exist)."""
+    total = 0
+    for root, _, files in os.walk(path):
+        for name in files:
+            with contextlib.suppress(OSError):
+                total += os.path.getsize(os.path.join(root, name))
+    return total / 1e6
 
 
 def _up(args: argparse.Namespace, settings: Settings) -> int:

@@ -23,7 +23,7 @@ import contextlib
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -192,15 +192,16 @@ async def terminate(children: list[Child], grace: float) -> None:
 
 
 @contextlib.contextmanager
-def ticking(what: str, every: float = 10.0) -> Iterator[None]:
+def ticking(what: str | Callable[[], str], every: float = 10.0) -> Iterator[None]:
     """Say ``what ... (N s)`` every ``every`` seconds while the block runs (a slow first
-    download must not look like a hang)."""
+    download must not look like a hang); ``what`` may be a function, called each time."""
     done = threading.Event()
     began = time.monotonic()
 
     def tick() -> None:
         while not done.wait(every):
-            say(f"  ... {what} ({time.monotonic() - began:.0f} s)")
+            text = what() if callable(what) else what
+            say(f"  ... {text} ({time.monotonic() - began:.0f} s)")
 
     thread = threading.Thread(target=tick, daemon=True)
     thread.start()

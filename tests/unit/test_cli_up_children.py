@@ -11,7 +11,7 @@ import pytest
 
 from gamsi import up_children
 from gamsi.cli import UserError
-from gamsi.supervisor import take_lock
+from gamsi.instance_lock import take_lock
 from gamsi.up_children import Child, run_child
 
 
