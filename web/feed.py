@@ -31,6 +31,7 @@ from gamsi.web.load import (
     catch_up,
     event_dict,
     from_history,
+    seed_inventory,
     seek_events,
     watched,
 )
@@ -52,13 +53,7 @@ async def _inventory(live: Live, run: Run, covers: Covers | None) -> None:
     from gamsi.history.inventory import inventory_from_history
 
     inventory = await asyncio.to_thread(inventory_from_history, run, 24.0)
-    for host, info in inventory["hosts"].items():
-        live.describe(host, info["os"], info["tags"])
-        tags = tuple(info["tags"])
-        for item, instances in info["items"].items():
-            for instance in instances:
-                if covers is None or covers(host, info["os"], tags, item, instance):
-                    live.seed(host, item, instance)
+    seed_inventory(inventory, live.describe, live.seed, covers)
 
 
 async def follow(

@@ -41,6 +41,24 @@ Covers = Callable[[str, str, tuple[str, ...], str, str], bool]
 """``covers(host, os, tags, item, instance)``: does an enabled watch judge this series?"""
 
 
+def seed_inventory(
+    inventory: dict[str, Any],
+    describe: Callable[[str, str, list[str]], object],
+    seed: Callable[[str, str, str], object],
+    covers: Covers | None,
+) -> None:
+    """Call ``describe(host, os, tags)`` for every host of ``inventory`` (the shape of
+    :func:`gamsi.history.inventory.inventory_from_history`) and ``seed(host, item,
+    instance)`` for every series it reports that ``covers`` (when given) accepts."""
+    for host, info in inventory["hosts"].items():
+        describe(host, info["os"], info["tags"])
+        tags = tuple(info["tags"])
+        for item, instances in info["items"].items():
+            for instance in instances:
+                if covers is None or covers(host, info["os"], tags, item, instance):
+                    seed(host, item, instance)
+
+
 def from_history(
     status: FleetStatus, run: Run, hours: float = 24.0, covers: Covers | None = None
 ) -> float:
@@ -51,14 +69,7 @@ def from_history(
     always shown."""
     from gamsi.history.inventory import inventory_from_history
 
-    inventory = inventory_from_history(run, hours)
-    for host, info in inventory["hosts"].items():
-        status.describe_host(host, info["os"], info["tags"])
-        tags = tuple(info["tags"])
-        for item, instances in info["items"].items():
-            for instance in instances:
-                if covers is None or covers(host, info["os"], tags, item, instance):
-                    status.seed(host, item, instance)
+    seed_inventory(inventory_from_history(run, hours), status.describe_host, status.seed, covers)
     newest = 0.0
     for row in run(LATEST_EVENTS_SQL).rows:
         event = history_event(row)
@@ -192,6 +203,7 @@ __all__ = [
     "catch_up",
     "event_dict",
     "from_history",
+    "seed_inventory",
     "seek_events",
     "watched",
 ]
