@@ -36,6 +36,7 @@ import time
 import uuid
 from dataclasses import fields, replace
 from pathlib import Path
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from benchlib import Child, bench_broker, guard, load_average, percentile
@@ -215,6 +216,13 @@ async def feed(
     return time.monotonic() - start
 
 
+def dump(path: Path, rate: float, probes: list[tuple[float, Any]]) -> None:
+    """Append 'rate ts emitted appended' per probe event (s) to ``path``."""
+    with open(path, "a") as out:
+        for appended, e in probes:
+            out.write(f"{rate:.0f} {e.ts:.3f} {e.emitted_at:.3f} {appended:.3f}\n")
+
+
 async def latency_at(
     s: Settings, producer: AIOKafkaProducer, events: Events, rate: float, args: argparse.Namespace
 ) -> float:
@@ -237,9 +245,7 @@ async def latency_at(
     judged = sorted((e.emitted_at - e.ts) * 1000 for _, e in probes)  # type: ignore[attr-defined]
     sent = sorted((a - e.emitted_at) * 1000 for a, e in probes)  # type: ignore[attr-defined]
     if args.dump:
-        with open(args.dump, "a") as out:
-            for appended, e in probes:
-                out.write(f"{rate:.0f} {e.ts:.3f} {e.emitted_at:.3f} {appended:.3f}\n")  # type: ignore[attr-defined]
+        dump(args.dump, rate, probes)
     p99 = percentile(lat, 99)
     late = f" (the generator needed {took:.1f} s for {total} s)" if took > total + 0.5 else ""
     print(
@@ -323,9 +329,7 @@ def main() -> None:
         action="store_true",
         help="run the worker in asyncio debug mode and count callbacks that blocked >= 100 ms",
     )
-    parser.add_argument(
-        "--diagnose", action="store_true", help="the worker logs GC pauses >= 5 ms"
-    )
+    parser.add_argument("--diagnose", action="store_true", help="the worker logs GC pauses >= 5 ms")
     parser.add_argument(
         "--dump", type=Path, help="append 'rate ts emitted appended' per probe event here"
     )
