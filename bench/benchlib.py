@@ -150,6 +150,30 @@ def percentile(ordered: Sequence[float], p: float) -> float:
     return ordered[int(rank) - 1]
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of process ``pid`` and its threads so far (/proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(") ", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def trace_cpu(pid: int, into: list[tuple[float, float]], every: float = 0.1) -> None:
+    """Append (wall time, CPU seconds of ``pid``) every ``every`` s until cancelled."""
+    with contextlib.suppress(OSError):
+        while True:
+            into.append((time.time(), cpu_seconds(pid)))
+            await asyncio.sleep(every)
+
+
+def cpu_between(trace: list[tuple[float, float]], t0: float, t1: float) -> float:
+    """CPU seconds the traced process used between wall times ``t0`` and ``t1``."""
+    inside = [c for t, c in trace if t0 <= t <= t1]
+    before = [c for t, c in trace if t < t0]
+    after = [c for t, c in trace if t > t1]
+    start = before[-1] if before else (inside[0] if inside else 0.0)
+    end = after[0] if after else (inside[-1] if inside else start)
+    return end - start
+
+
 def load_average() -> str:
     """The 1/5/15-minute load averages, for printing beside figures."""
     one, five, fifteen = os.getloadavg()

@@ -34,78 +34,27 @@ import sys
 import tempfile
 import time
 import uuid
-from dataclasses import fields, replace
 from pathlib import Path
-from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from benchlib import Child, bench_broker, guard, load_average, percentile
+from aiokafka import AIOKafkaProducer
+from benchlib import (
+    Child,
+    bench_broker,
+    cpu_between,
+    guard,
+    load_average,
+    percentile,
+    trace_cpu,
+)
+from streams_load import Events, Templates, batch, bench_settings, dump, produce_all
 
-from gamsi.schemas import MetricBatch, Sample, encode
-from gamsi.schemas.codec import decode_severity_event
-from gamsi.settings import Settings, load_settings, to_environ
+from gamsi.settings import Settings, to_environ
 from gamsi.topics import ensure_topics
 
-FILLER_ITEMS = [f"bench.item{i}" for i in range(200)]
-PROBE_WATCH = "bench-spike"
 PROBES = 20
 SLICES = 50  # the load generator sends every 1/SLICES s
 P99_TARGET_MS = 50.0
 DIAG = Path(__file__).resolve().parent / "diag"
-# One watch that fires at once, so that events mark when the worker reached a batch.
-POLICY = f"""\
-version: 1
-watches:
-  - name: {PROBE_WATCH}
-    item: cpu.util
-    levels: {{urgent: ">= 90"}}
-    hysteresis: 10
-"""
-
-
-def batch(host: str, ts: float, cpu: float, samples: int) -> bytes:
-    body = [Sample("cpu.util", cpu)]
-    body += [Sample(FILLER_ITEMS[i], float(i), "") for i in range(samples - 1)]
-    return encode(MetricBatch(host, ts, body, interval=10.0, os="linux", tags=["bench"]))
-
-
-class Templates:
-    """Pre-encoded batches with the timestamp swapped in at send time, so that the
-    load generator (on the same 2 cores) costs far less than the worker it measures."""
-
-    MARK = b'"ts":0.5,'
-
-    def __init__(self, samples: int) -> None:
-        self.samples = samples
-        self.cache: dict[tuple[str, float], bytes] = {}
-
-    def __call__(self, host: str, ts: float, cpu: float) -> bytes:
-        key = (host, cpu)
-        if key not in self.cache:
-            self.cache[key] = batch(host, 0.5, cpu, self.samples)
-        return self.cache[key].replace(self.MARK, b'"ts":%r,' % ts, 1)
-
-
-def bench_settings(bootstrap: str, tmp: Path, tag: str, partitions: int) -> Settings:
-    base = load_settings(environ={})
-    policy = tmp / "bench-policy.yaml"
-    policy.write_text(POLICY)
-    streams = replace(base.streams, app_id=f"bench-{tag}", policy_path=str(policy))
-    if "metrics_port" in {f.name for f in fields(streams)}:  # never clash with a live worker
-        streams = replace(streams, metrics_port=0)
-    return replace(
-        base,
-        streams=streams,
-        paths=replace(base.paths, data_dir=str(tmp / f"data-{tag}")),
-        kafka=replace(
-            base.kafka,
-            bootstrap=bootstrap,
-            metrics_topic=f"bench-{tag}.metrics",
-            events_topic=f"bench-{tag}.events",
-            deadletter_topic=f"bench-{tag}.deadletter",
-            partitions=partitions,
-        ),
-    )
 
 
 def start_worker(settings: Settings, log: Path, args: argparse.Namespace) -> Child:
@@ -121,47 +70,6 @@ def slow_callbacks(log: Path) -> str:
     lines = [line for line in log.read_text(errors="replace").splitlines() if "took" in line]
     slow = [float(m.group(1)) for line in lines if (m := re.search(r"took (\d+\.\d+)", line))]
     return f"{len(slow)} callbacks >= 100 ms (longest {max(slow, default=0) * 1000:.0f} ms)"
-
-
-async def produce_all(settings: Settings, messages: list[tuple[bytes, bytes]]) -> None:
-    producer = AIOKafkaProducer(
-        bootstrap_servers=settings.kafka.bootstrap, linger_ms=5, max_batch_size=1 << 20
-    )
-    await producer.start()
-    try:
-        pending = []
-        for key, value in messages:
-            pending.append(await producer.send(settings.kafka.metrics_topic, value, key=key))
-            if len(pending) >= 2000:
-                await asyncio.gather(*pending)
-                pending.clear()
-        await asyncio.gather(*pending)
-    finally:
-        await producer.stop()
-
-
-class Events:
-    """The probe watch's events as the broker appended them: (append time s, event)."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.got: list[tuple[float, object]] = []
-        self.consumer = AIOKafkaConsumer(
-            settings.kafka.events_topic,
-            bootstrap_servers=settings.kafka.bootstrap,
-            group_id=None,
-            auto_offset_reset="earliest",
-            fetch_max_wait_ms=5,
-        )
-
-    async def until(self, count: int, within: float) -> list[tuple[float, object]]:
-        deadline = time.monotonic() + within
-        while len(self.got) < count and time.monotonic() < deadline:
-            for messages in (await self.consumer.getmany(timeout_ms=100)).values():
-                for m in messages:
-                    event = decode_severity_event(m.value)
-                    if event.watch == PROBE_WATCH:
-                        self.got.append((m.timestamp / 1000, event))
-        return self.got
 
 
 async def throughput_run(bootstrap: str, tmp: Path, args: argparse.Namespace, n: int) -> float:
@@ -180,16 +88,25 @@ async def throughput_run(bootstrap: str, tmp: Path, args: argparse.Namespace, n:
     await events.consumer.start()
     try:
         with start_worker(s, log, args) as w:
+            trace: list[tuple[float, float]] = []
+            tracer = asyncio.create_task(trace_cpu(w.pid, trace))
             got = await guard(events.until(2 * args.hosts, within=600), w)
+            tracer.cancel()
     finally:
         await events.consumer.stop()
     if len(got) < 2 * args.hosts:
         raise SystemExit(f"only {len(got)} of {2 * args.hosts} events; see {log}")
     emitted = sorted(e.emitted_at for _, e in got)  # type: ignore[attr-defined]
     samples = args.hosts * (args.batches - 1) * args.samples  # first batches open the clock
-    rate = samples / (emitted[-1] - emitted[0])
+    wall = emitted[-1] - emitted[0]
+    rate = samples / wall
+    cpu = cpu_between(trace, emitted[0], emitted[-1])
     extra = f"; {slow_callbacks(log)}" if args.slow_callbacks else ""
-    print(f"  run {n}: {rate:,.0f} samples/s ({load_average()}){extra}", flush=True)
+    print(
+        f"  run {n}: {rate:,.0f} samples/s; the worker used {cpu:.1f} CPU-s in {wall:.1f} s "
+        f"({samples / max(cpu, 1e-9):,.0f} samples per CPU-second; {load_average()}){extra}",
+        flush=True,
+    )
     return rate
 
 
@@ -214,13 +131,6 @@ async def feed(
             await asyncio.sleep(max(0.0, start + second + (k + 1) / SLICES - time.monotonic()))
     await producer.flush()
     return time.monotonic() - start
-
-
-def dump(path: Path, rate: float, probes: list[tuple[float, Any]]) -> None:
-    """Append 'rate ts emitted appended' per probe event (s) to ``path``."""
-    with open(path, "a") as out:
-        for appended, e in probes:
-            out.write(f"{rate:.0f} {e.ts:.3f} {e.emitted_at:.3f} {appended:.3f}\n")
 
 
 async def latency_at(
