@@ -25,7 +25,7 @@ from gamsi.schemas.records import MetricBatch, Sample
 from gamsi.streams import state as host_state
 from gamsi.streams.engine import Engine
 from gamsi.streams.policy import load_policy
-from gamsi.streams.worker import HostTable, judge_batch, run_ticks
+from gamsi.streams.worker import HostsByPartition, judge_batch, run_ticks
 
 SHAPES = [(10_000, 6), (100_000, 6), (100_000, 60)]  # (hosts, partitions)
 
@@ -40,8 +40,8 @@ def whole_table_walk(engine: Any, table: dict[str, Any], partition: int, now: fl
             table[host] = {"p": partition, "s": new_state}
 
 
-def fill(engine: Engine, hosts: int, partitions: int, now: float) -> HostTable:
-    table = HostTable({})
+def fill(engine: Engine, hosts: int, partitions: int, now: float) -> HostsByPartition:
+    table = HostsByPartition({})
     for h in range(hosts):
         host = f"host{h:06d}"
         body = [Sample("cpu.util", 20.0), Sample("mem.used_pct", 40.0)]

@@ -35,7 +35,7 @@ from gamsi.streams.metrics import install as install_metrics
 from gamsi.streams.transport import TunedApp
 from gamsi.streams.worker import (
     COUNTERS,
-    HostTable,
+    HostsByPartition,
     Watching,
     dump_state,
     judge_batch,
@@ -156,7 +156,7 @@ def create_app(
     )
     # Faust writes table values with the table's own serializer, not the schema's
     state.value_serializer = _register_state_codec()
-    hosts = HostTable(state)  # the same table, its hosts indexed by partition for the ticks
+    hosts = HostsByPartition(state)  # the same table, its hosts indexed by partition for the ticks
 
     @state.on_recover
     async def reindex() -> None:  # restored from the changelog behind the index's back

@@ -7,7 +7,7 @@ Any exception it raises becomes a dead letter (gamsi.deadletter.screen) and the
 worker goes on; an exception from inside the engine — a fault no record should be
 able to cause — also resets that host's state, so one host's bad state can never
 fail every later batch of that host. :func:`run_ticks` does the same per host for
-the no-data timers, visiting only the hosts of the tick's partition (:class:`HostTable`
+the no-data timers, visiting only the hosts of the tick's partition (:class:`HostsByPartition`
 indexes them). :class:`Watching` decides whether a tick may judge silence.
 """
 
@@ -84,7 +84,7 @@ def judge_batch(
     return batch.host, transitions
 
 
-class HostTable(MutableMapping[str, Any]):
+class HostsByPartition(MutableMapping[str, Any]):
     """The host-state table with its hosts indexed by partition, so that a tick visits the
     hosts of its own partition only: O(hosts of the partition), not O(all hosts).
 
@@ -180,9 +180,9 @@ def run_ticks(
 ) -> list[tuple[str, list[SeverityEvent]]]:
     """Run the no-data timers of every host of ``partition``; a host whose tick fails is
     reset and reported (``report(host, exc)``), the others go on. With a
-    :class:`HostTable` only that partition's hosts are visited; a plain mapping is
+    :class:`HostsByPartition` only that partition's hosts are visited; a plain mapping is
     indexed for this call (one pass over it)."""
-    hosts = table if isinstance(table, HostTable) else HostTable(table)
+    hosts = table if isinstance(table, HostsByPartition) else HostsByPartition(table)
     out = []
     for host in hosts.hosts_of(partition):
         held = hosts.revise(host, partition)

@@ -11,7 +11,7 @@ from gamsi.schemas.codec import encode
 from gamsi.schemas.records import MetricBatch
 from gamsi.streams.engine import Engine
 from gamsi.streams.policy import load_policy
-from gamsi.streams.worker import HostTable, judge_batch, run_ticks
+from gamsi.streams.worker import HostsByPartition, judge_batch, run_ticks
 
 NOW = float(int(time.time()))
 
@@ -45,8 +45,8 @@ def held(partition: int) -> dict[str, Any]:
     return {"p": partition, "s": "restored"}  # a changelog-restored state (not a HostState)
 
 
-def fleet(per_partition: int, partitions: int) -> HostTable:
-    hosts = HostTable(CountingTable())
+def fleet(per_partition: int, partitions: int) -> HostsByPartition:
+    hosts = HostsByPartition(CountingTable())
     for p in range(partitions):
         for i in range(per_partition):
             hosts[f"h{p}-{i}"] = held(p)
@@ -102,7 +102,7 @@ def test_states_restored_behind_the_index_are_found_by_the_next_tick():
 
 def test_a_silent_host_is_raised_by_the_tick_of_its_own_partition():
     engine = Engine(load_policy(None, "linux"))  # the shipped agent-silent no-data watch
-    hosts = HostTable({})
+    hosts = HostsByPartition({})
     for host, partition in (("web-1", 4), ("web-2", 1)):
         batch = MetricBatch(host, NOW, [], 1, 10.0, "linux", run="r1")
         judge_batch(engine, hosts, encode(batch), partition, now=NOW)
