@@ -13,8 +13,6 @@ published on the policies topic; the stream workers switch without a restart.
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import re
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -23,10 +21,9 @@ from typing import Any
 from gamsi.history.reports import Run
 from gamsi.settings import Settings
 from gamsi.streams.inventory import Coverage, Inventory, coverage
+from gamsi.streams.policy.cli_register import registration_file
 from gamsi.streams.policy.errors import PolicyError
 from gamsi.streams.policy.model import Policy
-
-_UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
 
 
 class RegisterError(RuntimeError):
@@ -97,18 +94,6 @@ async def unregistered(
     profile = load_defaults()
     covs = [coverage(policy, profile, inventory.hosts[h]) for h in sorted(inventory.hosts)]
     return [coverage_dict(c) for c in covs if c.gaps]
-
-
-def registration_file(policy_path: Path, host: str) -> Path:
-    """Where a host's registrations go: ``policy_path`` itself when it is a file, else
-    ``registered-<host>.yaml`` in it, the name made filesystem-safe (a host name is field
-    data: ``../x`` or ``a/b`` must not pick the directory) with a hash when it changed."""
-    if not policy_path.is_dir():
-        return policy_path
-    safe = re.sub(r"\.{2,}", "_", _UNSAFE.sub("_", host))[:80]
-    if safe != host or safe.startswith("."):
-        safe = f"{safe.lstrip('.')}-{hashlib.sha256(host.encode()).hexdigest()[:10]}"
-    return policy_path / f"registered-{safe}.yaml"
 
 
 def _policy_path(settings: Settings) -> Path:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import hashlib
+import re
 import sys
 import time
 from pathlib import Path
@@ -67,6 +69,21 @@ def registration_yaml(cov: Coverage, stamp: str) -> str:
     return head + yaml.safe_dump({"watches": watches}, sort_keys=False, allow_unicode=True)
 
 
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
+
+
+def registration_file(policy_path: Path, host: str) -> Path:
+    """Where a host's registrations go: ``policy_path`` itself when it is a file, else
+    ``registered-<host>.yaml`` in it, the name made filesystem-safe (a host name is field
+    data: ``../x`` or ``a/b`` must not pick the directory) with a hash when it changed."""
+    if not policy_path.is_dir():
+        return policy_path
+    safe = re.sub(r"\.{2,}", "_", _UNSAFE.sub("_", host))[:80]
+    if safe != host or safe.startswith("."):
+        safe = f"{safe.lstrip('.')}-{hashlib.sha256(host.encode()).hexdigest()[:10]}"
+    return policy_path / f"registered-{safe}.yaml"
+
+
 def _target(args: argparse.Namespace, settings: Settings) -> Path:
     given = args.file or settings.streams.policy_path
     if not given:
@@ -75,7 +92,7 @@ def _target(args: argparse.Namespace, settings: Settings) -> Path:
             "file or directory, or pass --file FILE"
         )
     path = Path(given).expanduser()
-    return path / f"registered-{args.host}.yaml" if path.is_dir() else path
+    return registration_file(path, args.host)
 
 
 def register(args: argparse.Namespace, settings: Settings) -> int:

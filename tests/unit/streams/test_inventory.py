@@ -199,3 +199,16 @@ def test_show_host_gives_effective_watches_with_origins(cli, capsys, tmp_path):
         f"replaced by {site}: watches[0]",
     ]
     assert rows["disk-space"]["levels"]["caution"] == {"op": ">=", "value": 75.0}
+
+
+def test_register_keeps_a_hostile_host_name_inside_the_policy_directory(tmp_path):
+    """A host name is field data: `../x` or `a/b` must not pick where the CLI writes."""
+    from gamsi.settings import load_settings
+    from gamsi.streams.policy.cli_register import _target
+
+    base = load_settings(environ={})
+    settings = replace(base, streams=replace(base.streams, policy_path=str(tmp_path)))
+    for host in ("../../etc/cron.d/x", "a/b", ".hidden", "web-1"):
+        target = _target(argparse.Namespace(file=None, host=host), settings)
+        assert target.parent == tmp_path, host
+        assert target.name.startswith("registered-")
