@@ -31,6 +31,9 @@ Environment=MALLOC_ARENA_MAX=2
 Environment=PYTHONUNBUFFERED=1
 EnvironmentFile=-/etc/gamsi/gamsi.env
 Restart=always
+# 78: a configuration error (file, key, what was expected); 2: a usage error. Restarting
+# would only repeat it: systemd stops, `systemctl status` shows the one-line error.
+RestartPreventExitStatus=2 78
 RestartSec=5
 TimeoutStopSec=30
 LimitNOFILE=65536

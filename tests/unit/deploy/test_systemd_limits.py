@@ -26,3 +26,14 @@ def test_unit_sets_a_file_descriptor_limit_above_the_connection_cap(name: str) -
 
 def test_every_service_unit_is_checked() -> None:
     assert len(SERVICE_UNITS) >= 5
+
+
+@pytest.mark.parametrize("name", [n for n in SERVICE_UNITS if n != "gamsi-kafka.service"])
+def test_a_configuration_error_is_not_restarted_in_a_loop(name: str) -> None:
+    """gamsi exits 78 on a configuration error and 2 on a usage error (docs/running.md):
+    systemd must not restart those, as `gamsi up` does not."""
+    from gamsi.cli import EXIT_CONFIG
+
+    service = parse_unit((UNITS / name).read_text())["Service"]
+    (codes,) = service["RestartPreventExitStatus"]
+    assert {"2", str(EXIT_CONFIG)} <= set(codes.split())
