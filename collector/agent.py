@@ -217,25 +217,3 @@ class Agent:
                 return False
             self.spool.append(self.config.host.encode(), encode(batch))
         return True
-
-
-class _Process:
-    """What outlives one Agent in this process: a SIGHUP reload builds a new Agent, and
-    its seq continues where the last one stopped, so a seq never repeats in a process."""
-
-    next_seq = 0
-
-
-async def run_agent(settings: Settings, stop: asyncio.Event | None = None) -> None:
-    """Run the collector until ``stop`` is set (forever if None); seq continues across calls."""
-    c = settings.collector
-    log.info(
-        "collector %s: every %.3g s to %s (%s)",
-        *(c.host, c.interval, settings.kafka.bootstrap, settings.kafka.metrics_topic),
-    )
-    agent = Agent(settings)
-    agent.seq = _Process.next_seq
-    try:
-        await agent.run(stop or asyncio.Event())
-    finally:
-        _Process.next_seq = agent.seq

@@ -18,7 +18,7 @@ log = logging.getLogger("gamsi.collector")
 
 def _run(args: argparse.Namespace, settings: Settings) -> int:
     """Run until SIGTERM/SIGINT; SIGHUP restarts the agent with the re-read configuration."""
-    from gamsi.collector.agent import run_agent
+    from gamsi.collector.service import run_agent
     from gamsi.runner import run_service
 
     # No wait for Kafka: the agent spools while the broker is away.

@@ -17,7 +17,7 @@ T = TypeVar("T")
 
 
 def _run(args: argparse.Namespace, settings: Settings) -> int:
-    from gamsi.history.writer import run_history
+    from gamsi.history.service import run_history
     from gamsi.runner import run_service
 
     try:

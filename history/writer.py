@@ -1,4 +1,4 @@
-"""The history service: Kafka → ClickHouse, at least once, never stopped by bad data.
+"""The history writer: Kafka → ClickHouse, at least once, never stopped by bad data.
 
 One consumer group reads the metrics, events and deliveries topics. Records are decoded
 into column buffers (:mod:`gamsi.history.rows`) and inserted in batches (``batch_rows``
@@ -12,14 +12,13 @@ A record that does not decode goes to the dead-letter topic with the reason and 
 writer carries on. A failing insert (a ClickHouse server restarting) is retried with
 backoff while fetching pauses; nothing is committed meanwhile.
 
-The service also owns the embedded store, so it serves the read-only query endpoint
-(:mod:`gamsi.history.query_server`) that ``gamsi history query`` and ``report`` use.
+The service loop that runs it, and owns the embedded store, is
+:mod:`gamsi.history.service`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 
@@ -28,15 +27,11 @@ from aiokafka.abc import ConsumerRebalanceListener
 from clickhouse_connect.driver.client import Client
 
 from gamsi.deadletter import deliver, kafka_sender, screen
-from gamsi.history.query_server import start_query_server
 from gamsi.history.rows import Buffer, Columns, decode_delivery
-from gamsi.history.store import Reader, masked, open_client, open_store
-from gamsi.kafka_auth import kafka_client_options
-from gamsi.metrics import SelfReport, watch_consumer
 from gamsi.schemas.codec import decode_metric_batch, decode_severity_event
 from gamsi.schemas.records import DeadLetter
 from gamsi.settings import Settings
-from gamsi.topics import deliveries_topic, ensure_topics
+from gamsi.topics import deliveries_topic
 
 log = logging.getLogger(__name__)
 
@@ -157,7 +152,7 @@ class HistoryWriter:
         )
 
 
-class _FlushOnRevoke(ConsumerRebalanceListener):
+class FlushOnRevoke(ConsumerRebalanceListener):
     """Store and commit before partitions move, so the next owner does not re-read them."""
 
     def __init__(self) -> None:
@@ -171,101 +166,4 @@ class _FlushOnRevoke(ConsumerRebalanceListener):
         return None
 
 
-async def run_history(settings: Settings, stop: asyncio.Event | None = None) -> None:
-    """Run the history service until ``stop`` is set (forever when it is None)."""
-    stop = stop or asyncio.Event()
-    await ensure_topics(settings)
-    client = await _open_store(settings, stop)
-    if client is None:
-        return
-    reader: Reader | None = None
-    runner = None
-    # /metrics and /health on the query endpoint
-    report = SelfReport(settings, "history", settings.history.group_id)
-    try:
-        await report.start()
-        if settings.history.query_port:
-            reader = Reader(await asyncio.to_thread(open_client, settings, read_only=True))
-            runner = await start_query_server(reader, settings, client.command, report)
-        topics = [
-            settings.kafka.metrics_topic,
-            settings.kafka.events_topic,
-            deliveries_topic(settings),
-            settings.remediator.results_topic,
-        ]
-        await _consume(settings, client, stop, topics, report)
-    finally:
-        if runner is not None:
-            await runner.cleanup()
-        await report.close()
-        if reader is not None:
-            reader.close()
-        client.close()
-
-
-async def _open_store(settings: Settings, stop: asyncio.Event) -> Client | None:
-    """The writer's client, schema created; None if ``stop`` was set first.
-
-    A ClickHouse server that refuses or does not answer (bounded by the store's connect
-    and read timeouts) is logged and retried with backoff up to 30 s apart. The embedded
-    store's errors (another process owns it) are raised at once: waiting cannot fix them."""
-    backoff = 1.0
-    while not stop.is_set():
-        try:
-            return await asyncio.to_thread(open_store, settings)
-        except Exception as exc:
-            if settings.history_dsn().startswith("chdb:"):
-                raise
-            log.warning("history store not ready, retrying in %.0f s: %s", backoff, exc)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), backoff)
-        backoff = min(backoff * 2, MAX_BACKOFF)
-    return None
-
-
-async def _consume(
-    settings: Settings, client: Client, stop: asyncio.Event, topics: list[str], report: SelfReport
-) -> None:
-    listener = _FlushOnRevoke()
-    consumer = AIOKafkaConsumer(
-        **kafka_client_options(settings),
-        group_id=settings.history.group_id,
-        enable_auto_commit=False,
-        auto_offset_reset="earliest",
-        client_id=WORKER,
-    )
-    consumer.subscribe(topics, listener=listener)
-    producer = AIOKafkaProducer(**kafka_client_options(settings), acks="all", client_id=WORKER)
-    await producer.start()
-    try:
-        await consumer.start()
-        try:
-            writer = HistoryWriter(settings, client, consumer, producer)
-            listener.writer = writer
-            _figures(report, writer)
-            where = masked(settings.history_dsn())
-            log.info("history: consuming %s into %s", ", ".join(topics), where)
-            await writer.run(stop)
-            if len(writer.buffer):
-                await writer.flush(stop)
-        finally:
-            await consumer.stop()
-    finally:
-        await producer.stop()
-
-
-def _figures(report: SelfReport, writer: HistoryWriter) -> None:
-    """The history service's own figures (docs/operations.md)."""
-    f = report.figures
-    f.counter(
-        "gamsi_history_rows_inserted_total",
-        "Rows inserted into ClickHouse.",
-        lambda: writer.rows_written,
-    )
-    f.gauge(
-        "gamsi_history_rows_buffered", "Rows waiting for the next insert.", writer.buffer.__len__
-    )
-    watch_consumer(f, report.health, writer.consumer, writer.settings.history.group_id)
-
-
-__all__ = ["HistoryWriter", "run_history"]
+__all__ = ["WORKER", "HistoryWriter"]

@@ -28,7 +28,8 @@ import orjson
 import pytest
 from aiokafka import AIOKafkaConsumer
 
-from gamsi.collector.agent import KAFKA_LOG_PERIOD, Agent, build_batch, run_agent
+from gamsi.collector.agent import KAFKA_LOG_PERIOD, Agent, build_batch
+from gamsi.collector.service import run_agent
 from gamsi.collector.spool import Spool
 from gamsi.kafka_broker import LocalBroker
 from gamsi.schemas.codec import decode_metric_batch, encode

@@ -15,8 +15,8 @@ import orjson
 import pytest
 from aiokafka import AIOKafkaConsumer
 
+from gamsi.history.service import run_history
 from gamsi.history.store import open_client, open_store
-from gamsi.history.writer import run_history
 from gamsi.schemas.codec import encode
 from gamsi.schemas.records import MetricBatch, Sample, SeverityEvent
 from gamsi.settings import Settings

@@ -13,7 +13,7 @@ from dataclasses import replace
 import pytest
 
 from gamsi.history import store
-from gamsi.history.writer import run_history
+from gamsi.history.service import run_history
 from gamsi.settings import Settings
 
 WAIT = 60.0
@@ -40,7 +40,7 @@ async def test_a_silent_server_is_logged_and_retried_until_stop(
     dsn = f"http://gamsi:secret-pw@127.0.0.1:{silent_server}/gamsi"
     hs = replace(settings, history=replace(settings.history, dsn=dsn, query_port=0))
     stop = asyncio.Event()
-    caplog.set_level(logging.WARNING, logger="gamsi.history.writer")
+    caplog.set_level(logging.WARNING, logger="gamsi.history.service")
     service = asyncio.create_task(run_history(hs, stop))
 
     def retries() -> list[str]:

@@ -12,10 +12,11 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from gamsi.history.client import QueryError, remote, service_answers
-from gamsi.history.writer import deliveries_topic, run_history
+from gamsi.history.service import run_history
 from gamsi.schemas.codec import decode, encode
 from gamsi.schemas.records import DeadLetter, MetricBatch, Sample, SeverityEvent
 from gamsi.settings import Settings
+from gamsi.topics import deliveries_topic
 
 from .kafka_io import committed, free_port, until, wait_for_records
 

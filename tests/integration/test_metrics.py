@@ -14,7 +14,7 @@ from typing import Any
 import aiohttp
 from prometheus_client.parser import text_string_to_metric_families
 
-from gamsi.history.writer import run_history
+from gamsi.history.service import run_history
 from gamsi.metrics import SelfReport
 from gamsi.notifier.service import run_notifier
 from gamsi.remediator.service import run_remediator

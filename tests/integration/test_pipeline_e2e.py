@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from gamsi.history.client import remote
-from gamsi.history.writer import run_history
+from gamsi.history.service import run_history
 from gamsi.schemas import MetricBatch, Sample, encode
 from gamsi.settings import Settings
 from tests.integration.kafka_io import CPU_SPIKE_POLICY, free_port, gamsi_service, produce

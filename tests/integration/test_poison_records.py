@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 
 from gamsi.history.client import remote, service_answers
-from gamsi.history.writer import run_history
+from gamsi.history.service import run_history
 from gamsi.notifier.service import run_notifier
 from gamsi.schemas.codec import decode, encode
 from gamsi.schemas.records import MAX_DEAD_LETTER_BYTES, DeadLetter, MetricBatch, Sample

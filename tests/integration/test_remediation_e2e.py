@@ -16,7 +16,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from gamsi.collector.remediate import state_dir
-from gamsi.history.writer import run_history
+from gamsi.history.service import run_history
 from gamsi.settings import Settings
 from tests.integration.kafka_io import free_port, gamsi_service
 from tests.integration.test_pipeline_e2e import _history_rows

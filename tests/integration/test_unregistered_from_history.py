@@ -14,7 +14,7 @@ from dataclasses import replace
 import orjson
 
 from gamsi.history.client import remote
-from gamsi.history.writer import run_history
+from gamsi.history.service import run_history
 from gamsi.schemas import MetricBatch, Sample, encode
 from gamsi.settings import Settings
 from tests.integration.kafka_io import free_port, produce

@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from gamsi.history.writer import run_history
+from gamsi.history.service import run_history
 from gamsi.schemas import MetricBatch, Sample, encode
 from gamsi.settings import Settings
 from gamsi.web.service import run as run_web
