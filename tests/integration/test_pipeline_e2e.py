@@ -92,7 +92,8 @@ async def test_breach_notifies_slack_and_lands_in_clickhouse_then_recovers_in_th
                 assert second["channel"] == CHANNEL
                 assert host in second["text"]
                 assert "recover" in second["text"].lower()
-                assert second.get("thread_ts"), "the recovery goes in the first message's thread"
+                # the recovery goes in the first message's thread: the ts Slack gave that message
+                assert second.get("thread_ts") == slack.messages[0]["ts"]
                 both = await _history_rows(
                     settings,
                     f"SELECT transition FROM events FINAL WHERE host = '{host}' ORDER BY ts",
@@ -105,6 +106,13 @@ async def test_breach_notifies_slack_and_lands_in_clickhouse_then_recovers_in_th
                     want=2,
                 )
                 assert samples == [[97.5], [12.0]]
+                told = await _history_rows(
+                    settings,
+                    "SELECT transition, channel, result FROM deliveries "
+                    f"WHERE host = '{host}' ORDER BY ts",
+                    want=2,
+                )
+                assert told == [["raise", "slack", "sent"], ["recover", "slack", "sent"]]
         finally:
             stop.set()
             await history
