@@ -253,7 +253,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--trials", type=int, default=8)
+    parser.add_argument("--trials", type=int, default=8, help="tuned breaches counted (0: none)")
     parser.add_argument("--breach", type=float, default=6.0, help="seconds per tuned breach")
     parser.add_argument("--skip-defaults", action="store_true")
     args = parser.parse_args()
@@ -263,7 +263,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="gamsi-ttn-") as d:
         tmp = Path(d)
         with bench_broker(tmp) as bootstrap:
-            tuned(bootstrap, tmp, args, rx)
+            if args.trials > 0:
+                tuned(bootstrap, tmp, args, rx)
             if not args.skip_defaults:
                 defaults(bootstrap, tmp, rx)
 
