@@ -94,6 +94,7 @@ class Events:
 
     def __init__(self, settings: Settings) -> None:
         self.got: list[tuple[float, object]] = []
+        self.expected = 0  # probe events produced so far (the latency curve counts them)
         self.consumer = AIOKafkaConsumer(
             settings.kafka.events_topic,
             bootstrap_servers=settings.kafka.bootstrap,

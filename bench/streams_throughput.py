@@ -138,11 +138,14 @@ async def latency_at(
 ) -> float:
     """One point of the curve: p99 in ms at ``rate`` samples/s (printed with p50 and max)."""
     make = Templates(args.samples)
+    # the previous rate's backlog must be judged first: it would be counted at this one
+    await events.until(events.expected, within=600)
     seen = len(events.got)
+    events.expected = seen + (args.warmup + args.seconds) * PROBES
     total = args.warmup + args.seconds
     measured_from = time.time() + args.warmup
     took = await feed(producer, s.kafka.metrics_topic, make, rate, total)
-    await events.until(seen + total * PROBES, within=30)
+    await events.until(events.expected, within=60)
     probes = [
         (appended, e)
         for appended, e in events.got[seen:]
