@@ -29,7 +29,19 @@ def test_no_client_is_built_from_the_bootstrap_alone() -> None:
 
 
 def test_every_faust_app_gets_the_broker_credentials() -> None:
-    apps = [p for p in SOURCES if "faust.App(" in p.read_text()]
+    """Any construction of faust.App or of a subclass of it (streams/transport.py)."""
+    subclasses = set(re.findall(r"class (\w+)\(faust\.App\)", _all_sources()))
+    pattern = re.compile(r"\b(?:faust\.App|" + "|".join(subclasses or {"faust.App"}) + r")\(")
+    apps = [
+        p
+        for p in SOURCES
+        for line in p.read_text().splitlines()
+        if pattern.search(line) and not line.lstrip().startswith("class ")
+    ]
     assert apps, "no Faust app found: this test looks in the wrong place"
     for path in apps:
         assert "broker_credentials=faust_credentials(" in path.read_text(), path
+
+
+def _all_sources() -> str:
+    return "\n".join(p.read_text() for p in SOURCES)
