@@ -15,6 +15,7 @@ from collections.abc import Iterator
 
 import orjson
 
+from gamsi.cli import UserError
 from gamsi.history.query_server import HOST
 from gamsi.history.readonly import NotReadOnly, check_read_only
 from gamsi.history.reports import Run
@@ -26,7 +27,7 @@ HEALTH_TIMEOUT = 1.0
 QUERY_TIMEOUT = 120.0
 
 
-class QueryError(RuntimeError):
+class QueryError(UserError):
     """The query was refused or failed; the message is the endpoint's or the engine's."""
 
 
@@ -42,13 +43,25 @@ def _auth(settings: Settings) -> dict[str, str]:
 
 
 def service_answers(settings: Settings) -> bool:
+    """Whether the history service runs here: its ``/health`` answers at all.
+
+    A 503 ("Kafka away", "not joined yet") still means the service runs, owns the
+    embedded store and serves queries — exactly when an operator needs history most —
+    so it counts: opening the store beside it would fail on chDB's lock."""
     if not settings.history.query_port:
         return False
     try:
         with urllib.request.urlopen(_url(settings, "/health"), timeout=HEALTH_TIMEOUT) as resp:
-            return bool(orjson.loads(resp.read()).get("status") == "ok")
-    except (OSError, ValueError):
+            body = resp.read()
+    except urllib.error.HTTPError as exc:  # an answer: 503 while not ready
+        body = exc.read()
+    except OSError:
         return False
+    try:
+        answer = orjson.loads(body)
+    except ValueError:
+        return False
+    return isinstance(answer, dict) and "status" in answer
 
 
 def remote(settings: Settings) -> Run:

@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 import clickhouse_connect
 from clickhouse_connect.driver.client import Client
 
+from gamsi.cli import UserError
 from gamsi.history.schema import create_schema
 from gamsi.masking import mask
 from gamsi.settings import Settings
@@ -55,7 +56,7 @@ def read_only_settings(dsn: str) -> dict[str, Any]:
     return {**limits, "readonly": 1 if dsn.startswith("chdb:") else 2}
 
 
-class StoreError(RuntimeError):
+class StoreError(UserError):
     """The store could not be opened; the message says which DSN (password masked) and why."""
 
 
