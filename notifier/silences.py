@@ -32,9 +32,12 @@ from typing import Any
 
 import orjson
 
+from gamsi.durations import format_duration
 from gamsi.schemas.records import SCHEMA_VERSION, SeverityEvent
 
 MATCHERS = ("hosts", "watches", "items", "tags")
+MATCHER_LABELS = {"hosts": "host", "watches": "watch", "items": "item", "tags": "tag"}
+"""How each matcher is written for people (the CLI's option names)."""
 MAX_PATTERNS = 100
 """Globs per matcher at most, and characters per glob at most :data:`MAX_TEXT`."""
 MAX_TEXT = 1000
@@ -89,7 +92,7 @@ class Silence:
         for name in MATCHERS:
             values = getattr(self, name)
             if values:
-                parts.append(f"{name[:-1]}={','.join(values)}")
+                parts.append(f"{MATCHER_LABELS[name]}={','.join(values)}")
         return " ".join(parts)
 
     def describe(self) -> str:
@@ -146,7 +149,9 @@ def new_silence(
     if any(not p.strip() for ps in values.values() for p in ps):
         raise SilenceError("expected non-empty globs (an empty --host matches no host)")
     if not 0 < duration <= MAX_SPAN:
-        raise SilenceError(f"expected --for between 1s and 366d, got {duration:g} s")
+        raise SilenceError(f"expected --for between 1s and 366d, got {format_duration(duration)}")
+    if not comment.strip():
+        raise SilenceError("expected a --comment saying why (shown wherever the silence is)")
     return Silence(
         id=uuid.uuid4().hex, starts=starts, ends=starts + duration, by=by,
         comment=comment, created=starts, **values,

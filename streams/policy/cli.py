@@ -96,11 +96,12 @@ def _apply(args: argparse.Namespace, settings: Settings) -> int:
     try:
         asyncio.run(publish_policy(settings, policy, str(args.file), args.allow_empty))
     except (KafkaError, OSError) as exc:
-        from gamsi.kafka_errors import unreachable, unreachable_line
+        from gamsi.kafka_errors import EXIT_UNREACHABLE, unreachable, unreachable_line
 
-        if unreachable(exc):  # the same line as every command's, after what was done
+        if unreachable(exc):  # the same line and exit code as every command's (75)
             line = unreachable_line(settings).removeprefix("gamsi: ")
-            raise user_error(f"{args.file}: valid, but not applied: {line}") from None
+            print(f"gamsi: {args.file}: valid, but not applied: {line}", file=sys.stderr)
+            return EXIT_UNREACHABLE
         raise user_error(
             f"{args.file}: valid, but not applied: cannot publish to Kafka at "
             f"{settings.kafka.bootstrap} ({type(exc).__name__}: {exc})"

@@ -55,7 +55,7 @@ def test_every_matcher_must_hold_and_any_glob_of_one() -> None:
         ({}, 60, "at least one of --host"),
         ({"hosts": [""]}, 60, "non-empty globs"),
         ({"hosts": ["db-*"]}, 0, "between 1s and 366d"),
-        ({"hosts": ["db-*"]}, 367 * 1440, "between 1s and 366d"),
+        ({"hosts": ["db-*"]}, 367 * 1440, r"between 1s and 366d, got 367d"),
     ],
 )
 def test_a_silence_that_cannot_be_made_says_why(
@@ -63,6 +63,13 @@ def test_a_silence_that_cannot_be_made_says_why(
 ) -> None:
     with pytest.raises(SilenceError, match=expected):
         new_silence(matchers, T, minutes * MINUTE, "kim", "")
+
+
+def test_a_silence_says_why_and_names_its_matchers_as_written() -> None:
+    with pytest.raises(SilenceError, match="--comment"):
+        new_silence({"hosts": ["db-*"]}, T, 60 * MINUTE, "kim", "  ")
+    s = new_silence({"hosts": ["db-*"], "watches": ["disk-space"]}, T, MINUTE, "kim", "swap")
+    assert s.matchers_text() == "host=db-* watch=disk-space"  # not "watche="
 
 
 def test_the_record_round_trips_and_junk_is_refused() -> None:
