@@ -231,7 +231,9 @@ def _setup_logging(path: tuple[str, ...], verbose: bool) -> None:
     aio.setLevel(logging.WARNING)
     import aiokafka  # noqa: F401  (creates its loggers, which rate_limit covers)
 
-    rate_limit("aiokafka", 60.0)  # on the loggers: faust's worker replaces the handlers
+    # One aiokafka line a minute in all (with the count of the rest), on the loggers:
+    # faust's worker replaces the handlers. "Kafka is away/back" is Gamsi's own line.
+    rate_limit("aiokafka", 60.0, per_kind=False)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

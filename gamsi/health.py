@@ -106,7 +106,7 @@ class KafkaWatch:
         from gamsi.kafka_auth import kafka_client_options
         from gamsi.logs import rate_limit
 
-        rate_limit("aiokafka", 60.0)  # the client's own retry lines: one per kind per minute
+        rate_limit("aiokafka", 60.0, per_kind=False)  # the client's retry lines: one a minute
         options = kafka_client_options(self.settings)
         client = AIOKafkaClient(
             **options, request_timeout_ms=int(self.timeout * 1000), client_id="gamsi-health"

@@ -36,8 +36,16 @@ class RateLimitFilter(logging.Filter):
     Raises ValueError for a period that is not positive.
     """
 
-    def __init__(self, period: float = 60.0, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        period: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
+        source: str = "",
+    ) -> None:
         super().__init__()
+        self.source = source
+        """When set, every record is one kind: one line per ``period`` for the whole
+        source (a client library's chatter while the broker is away), whatever it says."""
         if not period > 0:
             raise ValueError(f"rate-limit period: expected seconds > 0, got {period}")
         self.period = period
@@ -45,7 +53,9 @@ class RateLimitFilter(logging.Filter):
         self._windows: dict[tuple[str, int, str], list[float]] = {}  # kind -> [start, dropped]
 
     def filter(self, record: logging.LogRecord) -> bool:
-        kind = (record.name, record.levelno, str(record.msg))
+        kind = (
+            (self.source, 0, "") if self.source else (record.name, record.levelno, str(record.msg))
+        )
         now = self.clock()
         window = self._windows.get(kind)
         if window is not None and now - window[0] < self.period:
@@ -62,7 +72,7 @@ class RateLimitFilter(logging.Filter):
         return True
 
 
-def rate_limit(prefix: str, period: float = 60.0) -> RateLimitFilter:
+def rate_limit(prefix: str, period: float = 60.0, *, per_kind: bool = True) -> RateLimitFilter:
     """Rate-limit the logger ``prefix`` and every logger under it that exists now.
 
     A filter on a logger sees only the records that logger creates (not those
@@ -70,10 +80,13 @@ def rate_limit(prefix: str, period: float = 60.0) -> RateLimitFilter:
     to each of them; call this after importing the library, whose modules create
     their loggers at import. Calling it again returns the filter already
     installed on ``prefix`` and covers loggers created since. ``period`` in seconds.
+    With ``per_kind=False`` the whole library is one kind: one line per period in all,
+    with the count of the rest (what a long-running service wants from its Kafka client
+    while the broker is away; its own state changes are logged by Gamsi's loggers).
     """
     root = logging.getLogger(prefix)
     installed = next((f for f in root.filters if isinstance(f, RateLimitFilter)), None)
-    limiter = installed or RateLimitFilter(period)
+    limiter = installed or RateLimitFilter(period, source="" if per_kind else prefix)
     names = [prefix] + [
         name
         for name, logger in logging.root.manager.loggerDict.items()

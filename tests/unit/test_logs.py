@@ -75,3 +75,18 @@ def test_rate_limit_covers_a_library_s_child_loggers_once(
     finally:
         for name in ("gamsitestlib", "gamsitestlib.conn"):
             logging.getLogger(name).removeFilter(limiter)
+
+
+def test_a_whole_library_can_be_one_kind() -> None:
+    """A service wants one line a minute from its Kafka client, whatever it says."""
+    now = [0.0]
+    limiter = RateLimitFilter(60.0, clock=lambda: now[0], source="lib")
+    said = [
+        limiter.filter(logging.LogRecord(name, logging.ERROR, "", 0, msg, None, None))
+        for name, msg in [("lib.a", "x %s"), ("lib.b", "y"), ("lib.a", "z")]
+    ]
+    assert said == [True, False, False]
+    now[0] = 61.0
+    record = logging.LogRecord("lib.c", logging.WARNING, "", 0, "w", None, None)
+    assert limiter.filter(record)
+    assert "2 more like this" in record.getMessage()
