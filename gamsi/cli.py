@@ -148,7 +148,8 @@ def config_reference() -> str:
         "",
         "Gamsi reads one TOML file (`--config FILE`, `$GAMSI_CONFIG`, or `./gamsi.toml`) and",
         "then `GAMSI_<SECTION>_<KEY>` environment variables, which win. Unknown sections and",
-        "keys are errors naming the file, the key and what was expected. Lists are TOML arrays",
+        "keys are errors naming the file, the key and what was expected; so is a variable",
+        "`GAMSI_<SECTION>_...` that names no key of a known section. Lists are TOML arrays",
         "in the file and comma-separated in the environment. Defaults that depend on the",
         "machine (host name, home directory) are shown as on a typical Linux host.",
     ]

@@ -157,13 +157,31 @@ def _apply(
 
 
 def _env_layer(environ: typing.Mapping[str, str]) -> dict[str, dict[str, Any]]:
+    """``GAMSI_<SECTION>_<KEY>`` variables as a layer of settings.
+
+    As strict as the file: a variable naming a known section but no key of it
+    (``GAMSI_COLLECTOR_INTERVALL``) is a ConfigError with the closest key, never
+    silently ignored. Variables of no section (``GAMSI_CONFIG``, ``GAMSI_TEST_*``)
+    are not settings and are left alone."""
+    import difflib
+
     layer: dict[str, dict[str, Any]] = {}
     sections = _section_types()
+    known: dict[str, tuple[str, str]] = {}
     for section, cls in sections.items():
         for key in _field_types(cls):
-            name = f"GAMSI_{section.upper()}_{key.upper()}"
-            if name in environ:
-                layer.setdefault(section, {})[key] = environ[name]
+            known[f"GAMSI_{section.upper()}_{key.upper()}"] = (section, key)
+    for name, value in environ.items():
+        if name in known:
+            section, key = known[name]
+            layer.setdefault(section, {})[key] = value
+            continue
+        for section in sections:
+            prefix = f"GAMSI_{section.upper()}_"
+            if name.startswith(prefix):
+                close = difflib.get_close_matches(name, [k for k in known if k.startswith(prefix)])
+                hint = f"; did you mean {close[0]}?" if close else ""
+                raise ConfigError(f"environment: {name}: no such setting in [{section}]{hint}")
     return layer
 
 

@@ -79,3 +79,15 @@ def test_unreadable_token_file_error_has_no_secret(tmp_path: Path) -> None:
 
 def test_every_setting_is_documented() -> None:
     assert all(help_ for _, _, _, help_ in describe(load_settings(environ={})))
+
+
+def test_a_misspelt_environment_variable_is_an_error_not_ignored() -> None:
+    """As strict as the file: a typo in a variable is an outage nobody notices."""
+    with pytest.raises(ConfigError) as err:
+        load_settings(environ={"GAMSI_COLLECTOR_INTERVALL": "3"})
+    assert str(err.value) == (
+        "environment: GAMSI_COLLECTOR_INTERVALL: no such setting in [collector]; "
+        "did you mean GAMSI_COLLECTOR_INTERVAL?"
+    )
+    # variables of no section are not settings: left alone
+    assert load_settings(environ={"GAMSI_CONFIG_DIR": "x", "GAMSI_TEST_BOOTSTRAP": "y"})
