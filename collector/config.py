@@ -50,7 +50,9 @@ class CollectorSettings:
         "The words are split like a shell would but no shell runs; stdout must be one number.",
     )
     command_timeout: float = opt(
-        5.0, "Seconds a custom command may run before it is killed (less than interval)."
+        0.0,
+        "Seconds a custom command may run before it is killed (less than interval); 0 means "
+        "half the interval, at most 5 s.",
     )
     spool_dir: str = opt("", "Offline spool directory; empty means <data_dir>/spool.")
     spool_max_bytes: int = opt(
@@ -68,13 +70,18 @@ class CollectorSettings:
         "host, filesystems reported by the host's own mountpoints. Empty: this system.",
     )
 
+    @property
+    def effective_command_timeout(self) -> float:
+        """Seconds a command may run: the setting, or half the interval (at most 5 s)."""
+        return self.command_timeout or min(5.0, self.interval / 2)
+
     def __post_init__(self) -> None:
         if self.interval < 1.0:
             raise ConfigError(f"[collector] interval: expected at least 1.0 s, got {self.interval}")
-        if self.commands and not 0 < self.command_timeout < self.interval:
+        if self.commands and not 0 <= self.command_timeout < self.interval:
             raise ConfigError(
-                f"[collector] command_timeout: expected more than 0 and less than interval "
-                f"({self.interval} s), got {self.command_timeout}"
+                f"[collector] command_timeout: expected 0 (half the interval) or seconds less "
+                f"than interval ({self.interval} s), got {self.command_timeout}"
             )
         if self.spool_max_bytes < 64 * 1024:
             raise ConfigError(

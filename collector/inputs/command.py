@@ -80,7 +80,7 @@ class CommandInput(Input):
                 self.warn_once(cmd.item, f"{cmd.item}: cannot start {cmd.argv[0]}: {exc}")
                 continue
             started.append((cmd, proc))
-        deadline = time.monotonic() + self.config.command_timeout
+        deadline = time.monotonic() + self.config.effective_command_timeout
         samples: list[Sample] = []
         for cmd, proc in started:
             value = self._finish(cmd, proc, deadline)
@@ -99,7 +99,7 @@ class CommandInput(Input):
             self.warn_once(
                 cmd.item,
                 f"{cmd.item}: {cmd.argv[0]} ran longer than command_timeout "
-                f"({self.config.command_timeout} s) and was killed",
+                f"({self.config.effective_command_timeout} s) and was killed",
             )
             return None
         if proc.returncode != 0:

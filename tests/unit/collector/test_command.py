@@ -84,5 +84,12 @@ def test_malformed_entry_is_rejected_at_load_naming_the_file(tmp_path: Path) -> 
 
 
 def test_timeout_must_be_shorter_than_the_interval() -> None:
-    with pytest.raises(ConfigError, match="command_timeout: expected more than 0 and less than"):
+    with pytest.raises(ConfigError, match=r"command_timeout: expected 0 \(half the interval\)"):
         CollectorSettings(interval=1.0, commands=["a.b: /bin/true"], command_timeout=5.0)
+
+
+def test_the_default_timeout_follows_a_short_interval() -> None:
+    """A user who sets interval = 2 with commands never wrote command_timeout: no error."""
+    short = CollectorSettings(interval=2.0, commands=["a.b: /bin/true"])
+    assert short.effective_command_timeout == 1.0
+    assert CollectorSettings(interval=60.0, commands=["a.b: x"]).effective_command_timeout == 5.0
