@@ -50,6 +50,9 @@ class Notification:
     held_by: str = ""
     """For a recovery held back while muted: what held it (``silence 3f2a9c1e until ...
     by kim: disk swap`` or ``maintenance NAME``), or ''."""
+    flapped: int = 0
+    """Earlier transitions of the same series this message replaced within its storm
+    window (gamsi.notifier.group), or 0."""
 
     @property
     def severity(self) -> Severity:
@@ -103,6 +106,9 @@ class Notification:
             parts.append(self.remediation)
         if self.held_by:
             parts.append(f"Held back during {self.held_by}.")
+        if self.flapped:
+            plural = "s" if self.flapped != 1 else ""
+            parts.append(f"Flapping: {self.flapped} earlier transition{plural} in this window.")
         if self.acked_by:
             parts.append(f"Acknowledged by {self.acked_by}.")
         ids = ", ".join(e.event_id for e in self.events[:3])

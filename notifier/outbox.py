@@ -16,9 +16,9 @@ A closed storm group becomes one or more messages to one contact:
   (:meth:`Outbox.send`); a failure that every member gets is not.
 
 Before a send the ledger gets ``pending:<key>`` (with the message keys it may
-travel under); after it, ``sent:<key>``. Messages to one contact go out in the
-order their groups opened, one after the other, so a recovery never overtakes
-its raise; different contacts are served concurrently.
+travel under); after it, ``sent:<key>``. Messages to one contact go out one after
+the other, in the order :mod:`gamsi.notifier.group` gives their groups, so a recovery
+never overtakes its raise; different contacts are served concurrently.
 """
 
 from __future__ import annotations
@@ -101,6 +101,8 @@ class Outbox:
     """(problem key, contact) whose telling message failed: its ending is not sent."""
     held_by: dict[str, str] = field(default_factory=dict)
     """What held a recovery back (a maintenance window, a silence), by delivery key."""
+    flapped: dict[str, int] = field(default_factory=dict)
+    """Earlier transitions of its series a delivery replaced in its window, by key."""
     remediation: Callable[[Delivery], str] = field(default=lambda d: "")
     """The recovery-script line of a delivery's message (gamsi.notifier.remediation)."""
 
@@ -160,6 +162,7 @@ class Outbox:
         for d in deliveries:
             self.acked.pop(d.key, None)
             self.held_by.pop(d.key, None)
+            self.flapped.pop(d.key, None)
 
     async def send(self, channel: str, ds: list[Delivery], attempt: Attempt, now: float) -> None:
         """One message; on a permanent failure of several, find the members it comes from.
@@ -222,6 +225,7 @@ class Outbox:
         n = notification_for(ds, now, key, thread)
         n.acked_by, n.dashboard_url = self._acked_by(ds[0]), self.dashboard_url
         n.held_by = self.held_by.get(ds[0].key, "")
+        n.flapped = sum(self.flapped.get(d.key, 0) for d in ds)
         notes = [(d.event.host, t) for d in ds if (t := self.remediation(d))]
         n.remediation = "; ".join(t if len(ds) == 1 else f"{host}: {t}" for host, t in notes)
         outcome = await deliver(
@@ -292,7 +296,8 @@ class Outbox:
         for d in ds:
             self.writes[f"sent:{d.key}"] = {"r": result, "ref": ref, "ts": now}
             self.writes[f"pending:{d.key}"] = None
-            if d.kind == "raise" and ref and result == "sent":
-                self.writes[f"thread:{d.thread_key}"] = {"ref": ref}
-            elif d.kind == "recover":
+            if d.kind == "recover":
                 self.writes[f"thread:{d.thread_key}"] = None
+            elif result == "sent" and ref and (d.kind == "raise" or not self.thread_of(d)):
+                # a raise superseded in its window (gamsi.notifier.group): this starts the thread
+                self.writes[f"thread:{d.thread_key}"] = {"ref": ref}

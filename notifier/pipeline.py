@@ -237,7 +237,7 @@ class Pipeline:
         groups = self.grouper.drain() if everything else self.grouper.due(now)
         by_contact: dict[tuple[str, str], list[Group]] = {}
         for g in groups:
-            first = g.deliveries[0]
+            first = (g.deliveries or g.superseded)[0]
             by_contact.setdefault((first.contact.channel, first.contact.to), []).append(g)
         await asyncio.gather(*(self._send_in_order(gs, now) for gs in by_contact.values()))
         out = self.outbox
@@ -260,4 +260,18 @@ class Pipeline:
 
     async def _send_in_order(self, groups: list[Group], now: float) -> None:
         for group in groups:
-            await self.outbox.send_group(group.deliveries, now)
+            self._supersede(group.superseded, now)
+            self.outbox.flapped.update(group.flaps)
+            if group.deliveries:
+                await self.outbox.send_group(group.deliveries, now)
+
+    def _supersede(self, ds: list[Delivery], now: float) -> None:
+        """Deliveries a later transition of their series replaced in the storm window
+        (gamsi.notifier.group): marked done so a replay does not send them, logged."""
+        out = self.outbox
+        for d in ds:
+            out.writes[f"sent:{d.key}"] = {"r": "superseded", "ref": "", "ts": now}
+            out.writes[f"pending:{d.key}"] = None
+            out.record(d, "deduplicated", 0, "superseded by a later transition in its window", now)
+            for pending in (out.unconfirmed, out.acked, out.held_by):
+                pending.pop(d.key, None)
