@@ -109,7 +109,8 @@ async def _await_ready(
             if waiting and not await pending(settings, child.probe):
                 child.ready_at = time.monotonic()
                 again = " again" if all_ready.is_set() else ""
-                say(f"{child.name} ready{again} ({child.ready_at - began:.1f} s)")
+                since = max(began, child.started_at)  # a restart counts from its own start
+                say(f"{child.name} ready{again} ({child.ready_at - since:.1f} s)")
         if not all_ready.is_set() and all(c.ready_at is not None for c in children):
             all_ready.set()
             say(f"ready in {time.monotonic() - t0:.1f} s")

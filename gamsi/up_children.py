@@ -62,6 +62,8 @@ class Child:
     proc: asyncio.subprocess.Process | None = None
     restarts: int = 0
     ready_at: float | None = None
+    started_at: float = 0.0
+    """When the process was last started (monotonic s): a restart's readiness counts from it."""
     down: bool = False
     fatal: str | None = None
     tail: collections.deque[str] = field(default_factory=lambda: collections.deque(maxlen=30))
@@ -97,7 +99,7 @@ async def run_child(
     ``fatal`` (and ``child.fatal``) when it refuses to start before ``all_ready``."""
     backoff = FIRST_BACKOFF
     while not stop.is_set():
-        started = time.monotonic()
+        started = child.started_at = time.monotonic()
         child.proc = await asyncio.create_subprocess_exec(
             *child.argv,
             stdout=asyncio.subprocess.PIPE,
