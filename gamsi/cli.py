@@ -82,8 +82,15 @@ def _kafka_start(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _kafka_stop(args: argparse.Namespace, settings: Settings) -> int:
+    from gamsi.instance_lock import running_up
     from gamsi.kafka_broker import LocalBroker
 
+    up = running_up(settings.data_dir)
+    if up is not None:  # it would restart the broker within seconds: say so instead
+        raise UserError(
+            f"the broker belongs to gamsi up (pid {up}), which restarts it if it stops; "
+            "stop gamsi up instead (Ctrl-C in its terminal, or kill " + up + ")"
+        )
     ran = LocalBroker(settings).stop()
     print("Kafka stopped" if ran else "Kafka was not running")
     return 0

@@ -40,3 +40,19 @@ def take_lock(data_dir: Path) -> TextIO:
     handle.write(f"{os.getpid()}\n")
     handle.flush()
     return handle
+
+
+def running_up(data_dir: Path) -> str | None:
+    """The pid of the `gamsi up` that holds ``data_dir``'s lock, or None when none does.
+
+    Probes with a shared non-blocking ``flock`` and releases it at once."""
+    path = data_dir / LOCK_NAME
+    if not path.exists():
+        return None
+    with path.open("r") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return handle.read().strip() or "?"
+        fcntl.flock(handle, fcntl.LOCK_UN)
+    return None

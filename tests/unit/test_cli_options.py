@@ -3,7 +3,9 @@ and which failures count as "Kafka unreachable" (no network here)."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+from unittest import mock
 
 import pytest
 from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError, TopicAuthorizationFailedError
@@ -132,3 +134,24 @@ def test_a_bug_still_raises_with_its_traceback(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setattr("gamsi.cli._config_docs", bug)
     with pytest.raises(ZeroDivisionError):
         main(["config", "docs"])
+
+
+def test_kafka_stop_is_refused_while_gamsi_up_owns_the_broker(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """gamsi up restarts a broker that stops: `gamsi kafka stop` says so instead of
+    printing 'Kafka stopped' and seeing it come back."""
+    from gamsi.cli import main
+    from gamsi.instance_lock import running_up, take_lock
+
+    assert running_up(tmp_path) is None
+    lock = take_lock(tmp_path)
+    try:
+        assert running_up(tmp_path) == str(os.getpid())
+        env = {"GAMSI_PATHS_DATA_DIR": str(tmp_path)}
+        with mock.patch.dict(os.environ, env):
+            assert main(["kafka", "stop"]) == 2
+        assert "belongs to gamsi up" in capsys.readouterr().err
+    finally:
+        lock.close()
+    assert running_up(tmp_path) is None
