@@ -25,6 +25,7 @@ from gamsi.extras import missing_extra
 from gamsi.schemas.codec import encode
 from gamsi.schemas.records import MetricBatch, Sample
 from gamsi.settings import CollectorSettings, ConfigError, Settings
+from gamsi.terminal import printable
 
 log = logging.getLogger("gamsi.collector.agent")
 
@@ -55,16 +56,28 @@ def build_batch(
     samples: list[Sample],
     run: str = "",
 ) -> MetricBatch:
+    """The tick's batch. Names are made printable (:func:`gamsi.terminal.printable`):
+    a real mount point or NIC may contain a control character (glibc's ``getmntent``
+    decodes ``\\012`` in /proc/mounts to a newline; the kernel allows ESC in a NIC
+    name), which :mod:`gamsi.schemas.validate` refuses, so the sample is sent with
+    ``\\xNN`` escapes instead of the whole batch being dead-lettered."""
     return MetricBatch(
-        host=config.host,
+        host=printable(config.host),
         ts=ts,
-        samples=samples,
+        samples=[_printable_sample(s) for s in samples],
         seq=seq,
         interval=config.interval,
         os=os_name,
-        tags=list(config.tags),
+        tags=[printable(t) for t in config.tags],
         run=run,
     )
+
+
+def _printable_sample(sample: Sample) -> Sample:
+    item, instance = printable(sample.item), printable(sample.instance)
+    if item is sample.item and instance is sample.instance:
+        return sample
+    return Sample(item, sample.value, instance)
 
 
 class Agent:

@@ -17,17 +17,20 @@ from gamsi.kafka_auth import kafka_client_options
 from gamsi.schemas.codec import DecodeError, decode_severity_event
 from gamsi.schemas.records import Severity, SeverityEvent
 from gamsi.settings import Settings
+from gamsi.terminal import printable
 
 ANSI = {0: "32", 1: "34", 2: "33", 3: "38;5;208", 4: "31", 5: "35"}
 
 
 def format_event(event: SeverityEvent, colour: bool) -> str:
+    """One line for ``event``: time, level (coloured when ``colour``), transition and
+    message, the field text escaped by :func:`gamsi.terminal.printable` (one line always)."""
     sev = Severity(event.severity)
     when = time.strftime("%H:%M:%S", time.localtime(event.ts))
     label = f"{sev.name:8} {sev.korean}"
     if colour:
         label = f"\x1b[{ANSI[sev]}m{label}\x1b[0m"
-    return f"{when} {label} {event.transition:10} {event.message}"
+    return f"{when} {label} {printable(event.transition):10} {printable(event.message)}"
 
 
 async def tail(settings: Settings, from_beginning: bool, limit: int | None) -> None:

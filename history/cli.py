@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from gamsi.cli import UserError, command
 from gamsi.settings import Settings
+from gamsi.terminal import display_width, pad, printable
 
 if TYPE_CHECKING:
     from gamsi.history.reports import Run
@@ -107,17 +108,22 @@ def severity_names(columns: list[str], rows: list[list[Any]]) -> list[list[Any]]
 
 
 def format_table(columns: list[str], rows: list[list[Any]]) -> str:
-    """A plain text table: numbers right-aligned, everything else left-aligned."""
+    """A plain text table: numbers right-aligned, everything else left-aligned.
+
+    Cells are escaped by :func:`gamsi.terminal.printable` (a control character prints as
+    ``\\xNN``) and padded by display width (a Hangul syllable takes two columns)."""
     if not columns:  # chDB reports no column names for an empty result
         return f"({len(rows)} rows)"
     cells = [[_cell(v) for v in row] for row in rows]
-    widths = [max([len(c), *(len(r[i]) for r in cells)]) for i, c in enumerate(columns)]
+    widths = [
+        max([display_width(c), *(display_width(r[i]) for r in cells)])
+        for i, c in enumerate(columns)
+    ]
     numeric = [all(_is_number(row[i]) for row in rows) and rows for i in range(len(columns))]
 
     def line(values: list[str]) -> str:
         parts = [
-            v.rjust(w) if num else v.ljust(w)
-            for v, w, num in zip(values, widths, numeric, strict=True)
+            pad(v, w, right=bool(num)) for v, w, num in zip(values, widths, numeric, strict=True)
         ]
         return "  ".join(parts).rstrip()
 
@@ -134,7 +140,7 @@ def _is_number(value: Any) -> bool:
 def _cell(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:g}" if abs(value) < 1e15 else repr(value)
-    return str(value)
+    return printable(str(value))
 
 
 def add_commands(sub: Any) -> None:

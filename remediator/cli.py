@@ -20,6 +20,7 @@ from typing import Any
 from gamsi.cli import UserError, command
 from gamsi.kafka_auth import kafka_client_options
 from gamsi.settings import Settings
+from gamsi.terminal import pad, printable
 
 
 def _run(args: argparse.Namespace, settings: Settings) -> int:
@@ -79,11 +80,11 @@ def _manual(args: argparse.Namespace, settings: Settings) -> int:
     if row is None:
         print(f"no result within {wait:.0f} s (is the agent on {args.host} running?)")
         return 3
-    print(f"{row.host}: {row.status}: {row.summary()}")
+    print(printable(f"{row.host}: {row.status}: {row.summary()}"))
     if row.reason and row.reason not in row.summary():
-        print(f"reason: {row.reason}")
-    if row.output:
-        print(row.output.rstrip("\n"))
+        print(printable(f"reason: {row.reason}"))
+    if row.output:  # a script's output is multi-line; other control characters escaped
+        print(printable(row.output.rstrip("\n"), keep_newlines=True))
     return 0 if row.status == OK else 1
 
 
@@ -140,11 +141,18 @@ def _log(args: argparse.Namespace, settings: Settings) -> int:
         when = dt.datetime.fromtimestamp(row.ts, dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
         what = " ".join([row.script, *row.args]) if row.script else "-"
         detail = row.summary() if row.status in ("ok", "failed", "timed-out") else row.reason
-        print(f"{when} {row.host:16} {row.status:13} {what:30} {detail} [{row.by}]")
+        print(log_line(when, row.host, row.status, what, detail, row.by))
         shown += 1
     if not shown:
         print("no remediation rows in that period")
     return 0
+
+
+def log_line(when: str, host: str, status: str, what: str, detail: str, by: str) -> str:
+    """One ``remediate log`` line; every field escaped by :func:`gamsi.terminal.printable`
+    (a script argument ``a\\nb`` prints as ``a\\x0ab``, never as a second line)."""
+    host, status, what, detail, by = (printable(str(v)) for v in (host, status, what, detail, by))
+    return f"{when} {pad(host, 16)} {pad(status, 13)} {pad(what, 30)} {detail} [{by}]"
 
 
 async def read_log(settings: Settings, since: float) -> list[Any]:

@@ -28,6 +28,7 @@ from gamsi.schemas.validate import (
     check_dead_letter,
     check_event,
     check_finite,
+    check_name,
     describe,
 )
 
@@ -122,6 +123,8 @@ def _metric_batch(body: dict[str, Any]) -> MetricBatch:
         instance = s.get("instance", "")
         if not isinstance(instance, str):
             raise DecodeError(f"samples[{i}].instance: expected a string, got {describe(instance)}")
+        check_name(item, f"samples[{i}].item")  # no control characters, as check_batch
+        check_name(instance, f"samples[{i}].instance")
         samples.append(Sample(item, _number(s.get("value"), f"samples[{i}].value"), instance))
     tags = body.get("tags", [])
     if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):

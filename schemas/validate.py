@@ -14,6 +14,7 @@ Every message here is bounded in length and computed without recursion
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
 MIN_TS = 0.0
@@ -30,6 +31,10 @@ MAX_SEQ = 2**63 - 1
 MAX_INTERVAL = 86_400.0
 """A collector samples at least once a day (seconds)."""
 DESCRIBE_CHARS = 60
+CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+"""A control character: C0 (newline, tab, ESC, ...), DEL or C1, as ECMA-48 defines them.
+Names from the field (host, item, instance, watch, tags, event_id) must not contain one:
+printed raw, ESC recolours or clears a terminal and a newline forges a log line."""
 
 
 class DecodeError(ValueError):
@@ -90,12 +95,29 @@ def check_finite(value: float, where: str) -> float:
     return value
 
 
-def check_text(value: Any, where: str, *, required: bool = False) -> str:
-    """``value`` if it is a string (non-empty when ``required``), else ValidationError."""
+def check_text(value: Any, where: str, *, required: bool = False, name: bool = False) -> str:
+    """``value`` if it is a string (non-empty when ``required``), else ValidationError.
+
+    With ``name`` (a host, item, instance, watch, tag or event id) it must also contain
+    no control character (:data:`CONTROL`); free-form text (an event's message) may."""
     if not isinstance(value, str):
         raise ValidationError(f"{where}: expected a string, got {describe(value)}")
     if required and not value:
         raise ValidationError(f"{where}: must not be empty")
+    if name:
+        check_name(value, where)
+    return value
+
+
+def check_name(value: str, where: str) -> str:
+    """``value`` (a string) if it has no control character, else ValidationError naming
+    the first one as ``\\xNN`` and where it is (:data:`CONTROL`)."""
+    found = CONTROL.search(value)
+    if found is not None:
+        raise ValidationError(
+            f"{where}: control character \\x{ord(found.group()):02x} at position "
+            f"{found.start()} is not allowed in a name, got {describe(value)}"
+        )
     return value
 
 
@@ -107,9 +129,12 @@ def check_severity(value: Any, where: str) -> int:
 
 
 def check_tags(value: Any, where: str) -> list[str]:
-    """``value`` if it is a list of strings, else ValidationError."""
+    """``value`` if it is a list of strings without control characters, else
+    ValidationError."""
     if not isinstance(value, list) or not all(isinstance(t, str) for t in value):
         raise ValidationError(f"{where}: expected a list of strings, got {describe(value)}")
+    for i, tag in enumerate(value):
+        check_name(tag, f"{where}[{i}]")
     return value
 
 
@@ -117,13 +142,14 @@ def check_batch(batch: Any) -> Any:
     """A :class:`MetricBatch` whose fields are all in range, else ValidationError.
 
     host non-empty; ts in [1970, 2286); seq 0..2^63-1; interval 0..86,400 s; each sample
-    with a non-empty item, a string instance and a finite value; tags a list of strings."""
+    with a non-empty item, a string instance and a finite value; tags a list of strings;
+    host, item, instance and tags without control characters (:func:`check_name`)."""
     check_batch_header(batch)
     if not isinstance(batch.samples, list):
         raise ValidationError(f"samples: expected a list, got {describe(batch.samples)}")
     for i, sample in enumerate(batch.samples):
-        check_text(sample.item, f"samples[{i}].item", required=True)
-        check_text(sample.instance, f"samples[{i}].instance")
+        check_text(sample.item, f"samples[{i}].item", required=True, name=True)
+        check_text(sample.instance, f"samples[{i}].instance", name=True)
         check_finite(sample.value, f"samples[{i}].value")
     return batch
 
@@ -132,7 +158,7 @@ def check_batch_header(batch: Any) -> Any:
     """:func:`check_batch` without the per-sample checks, for a batch the codec decoded
     (it checks each sample with the same rules while building it, so they run once on
     the stream worker's hot path)."""
-    check_text(batch.host, "host", required=True)
+    check_text(batch.host, "host", required=True, name=True)
     check_timestamp(batch.ts, "ts", allow_zero=False)
     seq = batch.seq
     if isinstance(seq, bool) or not isinstance(seq, int) or not 0 <= seq <= MAX_SEQ:
@@ -150,11 +176,14 @@ def check_event(event: Any) -> Any:
 
     event_id, host and item non-empty; severity and previous 0..5; transition one of
     raise, escalate, deescalate, recover; value and threshold finite; ts in [1970, 2286);
-    since and emitted_at 0 (not set) or in that range; tags a list of strings."""
+    since and emitted_at 0 (not set) or in that range; tags a list of strings; event_id,
+    host, item, instance, watch and tags without control characters (the free-form
+    message may have them: printers escape it, :mod:`gamsi.terminal`)."""
     for key in ("event_id", "host", "item"):
-        check_text(getattr(event, key), key, required=True)
-    for key in ("instance", "watch", "message"):
-        check_text(getattr(event, key), key)
+        check_text(getattr(event, key), key, required=True, name=True)
+    for key in ("instance", "watch"):
+        check_text(getattr(event, key), key, name=True)
+    check_text(event.message, "message")
     check_severity(event.severity, "severity")
     check_severity(event.previous, "previous")
     if event.transition not in TRANSITIONS:

@@ -19,6 +19,7 @@ import orjson
 from gamsi.cli import UserError, command
 from gamsi.schemas.records import Severity
 from gamsi.settings import Settings
+from gamsi.terminal import display_width, pad, printable
 from gamsi.web.status import Cell, Filters, FleetStatus
 
 ANSI = {0: "32", 1: "34", 2: "33", 3: "38;5;208", 4: "31", 5: "35"}
@@ -33,7 +34,11 @@ def _level(name: str) -> int:
 
 
 def render(status: FleetStatus, cells: list[Cell], colour: bool, shown_all: bool) -> str:
-    """The counts line and the table, as printed (ANSI colours when ``colour``)."""
+    """The counts line and the table, as printed (ANSI colours when ``colour``).
+
+    Field text (host, item, instance, watch, who acked) is passed through
+    :func:`gamsi.terminal.printable`, so a control character prints as ``\\xNN``;
+    columns are padded by display width (a Hangul syllable takes two columns)."""
 
     def paint(sev: Severity, text: str) -> str:
         return f"\x1b[{ANSI[sev]}m{text}\x1b[0m" if colour else text
@@ -52,21 +57,19 @@ def render(status: FleetStatus, cells: list[Cell], colour: bool, shown_all: bool
         d = cell.to_dict()
         since = time.strftime("%m-%d %H:%M", time.localtime(d["since"])) if d["since"] else ""
         value = "" if d["value"] is None else f"{d['value']:.4g}"
+        fields = [d["host"], d["item"], d["instance"], d["watch"]]
         rows.append(
             [
                 f"{d['level']} {d['label']}",
-                d["host"],
-                d["item"],
-                d["instance"],
-                d["watch"],
+                *(printable(str(v)) for v in fields),
                 value,
                 since,
-                d["acked_by"],
+                printable(str(d["acked_by"])),
             ]
         )
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    widths = [max(display_width(r[i]) for r in rows) for i in range(len(rows[0]))]
     for n, row in enumerate(rows):
-        text = "  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip()
+        text = "  ".join(pad(v, w) for v, w in zip(row, widths, strict=True)).rstrip()
         lines.append(text if n == 0 else paint(cells[n - 1].severity, text))
     return "\n".join(lines)
 

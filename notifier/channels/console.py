@@ -12,13 +12,17 @@ from gamsi.notifier.message import Notification
 from gamsi.notifier.options import check_keys, get_str
 from gamsi.notifier.secrets import Secrets
 from gamsi.settings import ConfigError
+from gamsi.terminal import printable
 
 log = logging.getLogger("gamsi.notifier.console")
 
 
 @register("console")
 class ConsoleChannel:
-    """Writes the plain text to stdout (``stream: stdout``) or the log (``stream: log``)."""
+    """Writes the plain text to stdout (``stream: stdout``) or the log (``stream: log``).
+
+    Control characters in the text are escaped (:func:`gamsi.terminal.printable`); the
+    body's own line breaks are kept, the route and recipient line keeps none."""
 
     def __init__(self, name: str, options: Mapping[str, Any], secrets: Secrets) -> None:
         where = f"channels.{name}"
@@ -29,11 +33,12 @@ class ConsoleChannel:
             raise ConfigError(f"{where}: stream: expected stdout or log, got {self.stream!r}")
 
     async def send(self, notification: Notification) -> Receipt:
-        text = notification.text()
+        text = printable(notification.text(), keep_newlines=True)
         if self.stream == "log":
             log.warning("%s", text)
         else:
-            sys.stdout.write(f"--- {notification.route} → {notification.recipient}\n{text}\n")
+            head = printable(f"{notification.route} → {notification.recipient}")
+            sys.stdout.write(f"--- {head}\n{text}\n")
             sys.stdout.flush()
         return Receipt(ref=notification.thread_ref or notification.key)
 

@@ -71,6 +71,7 @@ def _poison_events(host: str) -> list[bytes]:
         _event(host, 3, severity=-1),
         _event("", 4),
         _event(host, 5, ts=10_000_000_000.0),
+        _event("evil2\nFAKE [URGENT] line", 6, event_id=f"{host}-6"),  # a forged log line
     ]
 
 
@@ -152,7 +153,7 @@ async def test_poison_records_are_dead_lettered_once_and_consumers_go_on(
             [f"{host}-9"],
         ]
         await until(lambda: _allcommitted(s, len(events), len(metrics)), "offsets committed")
-    letters = await _dead_letters(s, 2 * 6 + 2)
+    letters = await _dead_letters(s, 2 * 7 + 2)
 
     # A restart reads from the committed offsets: nothing is dead-lettered again.
     await produce(
@@ -165,12 +166,12 @@ async def test_poison_records_are_dead_lettered_once_and_consumers_go_on(
 
     told = "\n".join(p["text"] for p in slack_standin.posted)
     assert {f"{host}-{n}" for n in (0, 9, 10)} <= set(told.replace(",", " ").split())
-    for n in range(1, 6):  # no poison event was notified
+    for n in range(1, 7):  # no poison event was notified
         assert f"{host}-{n}" not in told.replace(",", " ").split()
     where = Counter((d.worker.split("@")[0], d.source_topic, d.offset) for d in again)
     assert set(where.values()) == {1}, f"a dead letter written twice: {where}"
     by_worker = Counter(d.worker.split("@")[0] for d in again)
-    assert by_worker == {"notifier": 6, "gamsi-history": 8}
+    assert by_worker == {"notifier": 7, "gamsi-history": 9}
     for letter in again:
         assert len(encode(letter)) < MAX_DEAD_LETTER_BYTES
     control = [d for d in again if d.payload_size == len(CONTROL)]
@@ -180,6 +181,7 @@ async def test_poison_records_are_dead_lettered_once_and_consumers_go_on(
     reasons = {d.reason for d in again if d.worker.startswith("notifier")}
     assert any("severity: expected a severity 0..5, got 6" in r for r in reasons)
     assert any("tags: expected a list of strings, got a list of 1 item" in r for r in reasons)
+    assert any(r.startswith("host: control character \\x0a at position 5") for r in reasons)
 
 
 async def test_stream_worker_dead_letters_poison_batches_and_judges_the_next(
@@ -187,10 +189,13 @@ async def test_stream_worker_dead_letters_poison_batches_and_judges_the_next(
 ) -> None:
     """The real Faust worker: 200 kB of control bytes (once dropped without a dead
     letter), a 1,000-deep tags list and an impossible time each become one bounded dead
-    letter; the good batch after them is judged."""
+    letter; the good batch after them is judged. So do the tester's batches with an
+    escape sequence or a newline in a name (they would reach terminals raw)."""
     host = f"web-{unique}"
     good = MetricBatch(host, time.time(), [Sample("cpu.util", 97.0)], os="linux")
     poison = [CONTROL, _nested_tags(encode(good)), encode(replace(good, ts=1e300))]
+    poison.append(encode(replace(good, host="evil\x1b[31mRED\x1b[0m")))
+    poison.append(encode(replace(good, samples=[Sample("cpu.util", 99.0, "a\nFAKE")])))
     await produce(
         settings,
         settings.kafka.metrics_topic,
@@ -201,12 +206,14 @@ async def test_stream_worker_dead_letters_poison_batches_and_judges_the_next(
         events = await wait_for_records(
             s, s.kafka.events_topic, lambda got: len(got) >= 1, decode, within=90, service=worker
         )
-        letters = await _dead_letters(s, 3)
+        letters = await _dead_letters(s, len(poison))
         assert worker.poll() is None, "the worker must survive poison batches"
     assert [(e.host, e.transition) for e in events] == [(host, "raise")]
-    assert [letter.offset for letter in letters] == [0, 1, 2]
+    assert [letter.offset for letter in letters] == list(range(len(poison)))
     assert letters[0].payload_size == len(CONTROL)
     assert letters[0].reason.startswith("not JSON")
     assert "tags: expected a list of strings, got a list of 1 item" in letters[1].reason
     assert "ts: expected seconds since 1970" in letters[2].reason
+    assert letters[3].reason.startswith("host: control character \\x1b at position 4")
+    assert "samples[0].instance: control character \\x0a" in letters[4].reason
     assert all(len(encode(letter)) < MAX_DEAD_LETTER_BYTES for letter in letters)
