@@ -112,6 +112,8 @@ def _ack(args: argparse.Namespace, settings: Settings) -> int:
 def _print_acks(acks: list[tuple[Any, dict[str, Any]]]) -> int:
     import datetime as dt
 
+    from gamsi.terminal import printable
+
     if not acks:
         print("no open problem is acknowledged")
     for problem, record in acks:
@@ -119,7 +121,8 @@ def _print_acks(acks: list[tuple[Any, dict[str, Any]]]) -> int:
         at = dt.datetime.fromtimestamp(float(record["at"]), dt.UTC).strftime("%Y-%m-%d %H:%M:%SZ")
         what = e.item + (f"[{e.instance}]" if e.instance else "")
         note = f": {record['comment']}" if record.get("comment") else ""
-        print(f"{record['event_id']}  {e.host} {what} [{e.watch}]  by {record['by']} at {at}{note}")
+        line = f"{record['event_id']}  {e.host} {what} [{e.watch}]  by {record['by']} at {at}{note}"
+        print(printable(line))  # the comment and who are free text from the ack form
     return 0
 
 

@@ -26,6 +26,7 @@ from gamsi import durations
 from gamsi.cli import UserError, command
 from gamsi.notifier.silences import Silence, SilenceError, clock, new_silence
 from gamsi.settings import Settings
+from gamsi.terminal import printable
 
 T = TypeVar("T")
 
@@ -92,7 +93,8 @@ def _line(s: Silence, now: float) -> str:
     state = "" if s.active(now) else ("  (ended)" if s.ends <= now else "  (not yet)")
     note = f": {s.comment}" if s.comment else ""
     span = f"{clock(s.starts)} → {clock(s.ends)}"
-    return f"{s.id[:8]}  {s.matchers_text()}  {span}  {s.by}{note}{state}"
+    line = f"{s.id[:8]}  {s.matchers_text()}  {span}  {s.by}{note}{state}"
+    return printable(line)  # comment, who and matchers are free text from the topic
 
 
 def _expire(args: argparse.Namespace, settings: Settings) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import replace
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -13,7 +14,10 @@ from gamsi.collector.agent import build_batch
 from gamsi.events_tail import format_event
 from gamsi.history.cli import format_table
 from gamsi.notifier.channels.console import ConsoleChannel
+from gamsi.notifier.cli import _print_acks
 from gamsi.notifier.message import Notification
+from gamsi.notifier.silence_cli import _line
+from gamsi.notifier.silences import Silence
 from gamsi.remediator.cli import log_line
 from gamsi.schemas.codec import DecodeError, decode, encode
 from gamsi.schemas.records import MetricBatch, Sample, SeverityEvent
@@ -160,3 +164,18 @@ def test_the_collector_never_sends_a_name_validation_refuses() -> None:
     assert [s.instance for s in sent.samples] == ["/mnt/a\\x0ab", "eth\\x1b0"]
     plain = Sample("cpu.util", 1.0)
     assert build_batch(config, "linux", 1, 1.0, [plain]).samples[0] is plain
+
+
+def test_ack_list_escapes_the_comment_and_who(capsys: pytest.CaptureFixture[str]) -> None:
+    record = {"event_id": "abc", "by": "kim\x1b[8m", "at": 0.0, "comment": "ok\nFAKE line"}
+    _print_acks([(SimpleNamespace(event=event()), record)])
+    out = capsys.readouterr().out
+    assert_escaped(out, 1)
+    assert "ok\\x0aFAKE line" in out
+
+
+def test_silence_list_escapes_the_comment_and_matchers() -> None:
+    s = Silence("3f2a9c1e00", 0.0, 60.0, by="kim", comment="swap\r\x1b[2K", hosts=("db\n*",))
+    line = _line(s, 30.0)
+    assert_escaped(line, 1)
+    assert "swap\\x0d\\x1b[2K" in line
