@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-from gamsi.schemas.records import Severity, SeverityEvent
+from gamsi.schemas.records import Severity, SeverityEvent, reading
 
 KINDS = ("raise", "escalate", "deescalate", "recover", "renotify", "escalation")
 MAX_EVENTS = 200
@@ -125,7 +125,7 @@ def _item(event: SeverityEvent) -> str:
 
 def event_line(event: SeverityEvent, now: float, recovered: bool) -> str:
     """'web-1 cpu.util = 95.2 (threshold 90) for 2m 5s, watch cpu' or the recovery form."""
-    value = f"{_item(event)} = {event.value:g} (threshold {event.threshold:g})"
+    value = f"{_item(event)} = {reading(event.value)} (threshold {reading(event.threshold)})"
     if recovered:
         was = Severity(event.previous).name
         return f"{event.host} {value} recovered, was {was} [{event.watch}]"

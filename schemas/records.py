@@ -139,6 +139,21 @@ MAX_DEAD_LETTER_BYTES = 64 * 1024
 reason escaped as ``\\u00XX``), far below Kafka's default 1 MB message limit."""
 
 
+def reading(value: float) -> str:
+    """A measured value or threshold as people read it in messages, in the item's unit.
+
+    ``99.8998`` → ``'99.9'``, ``0.0523`` → ``'0.0523'``, ``1234567.0`` →
+    ``'1,234,567'``, ``90.0`` → ``'90'``. Only for text people read: the exact value
+    stays in the record (and in a recovery script's arguments)."""
+    if value != value or value in (float("inf"), float("-inf")):
+        return str(value)
+    if abs(value) >= 1000:
+        return f"{value:,.0f}"
+    if abs(value) >= 1:
+        return f"{value:.1f}".rstrip("0").rstrip(".")
+    return f"{value:.3g}"
+
+
 def clip_text(text: str, limit: int) -> str:
     """``text`` cut to ``limit`` characters, saying how long it was when cut."""
     if len(text) <= limit:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 
-from gamsi.schemas.records import Severity, SeverityEvent
+from gamsi.schemas.records import Severity, SeverityEvent, reading
 from gamsi.streams.rules.machine import Rule
 from gamsi.streams.state import Series
 
@@ -40,7 +40,7 @@ def value_event(
     level = rule.levels[max(new, previous)]
     op = level.op if new > previous else _NEGATE[level.op]
     message = (
-        f"{host}: {what} = {value:g} ({op} {threshold:g}): {Severity(new).name} "
+        f"{host}: {what} = {reading(value)} ({op} {reading(threshold)}): {Severity(new).name} "
         f"{Severity(new).korean}, {_PAST[transition]} from {Severity(previous).name} [{w.name}]"
     )
     return SeverityEvent(

@@ -31,6 +31,7 @@ from gamsi.notifier.channels import (
 from gamsi.notifier.message import Notification
 from gamsi.notifier.options import check_keys, get_str
 from gamsi.notifier.secrets import Secrets
+from gamsi.schemas.records import reading
 
 METADATA_TYPE = "gamsi_notification"
 SECTION_LIMIT = 2900  # Slack rejects section text over 3000 characters
@@ -145,7 +146,7 @@ def blocks(n: Notification) -> list[dict[str, Any]]:
         fields = [
             f"*Host*\n{_escape(e.host)}",
             f"*Item*\n{_escape(e.item + (f'[{e.instance}]' if e.instance else ''))}",
-            f"*Value*\n{e.value:g} (threshold {e.threshold:g})",
+            f"*Value*\n{reading(e.value)} (threshold {reading(e.threshold)})",
             f"*Severity*\n{n.severity.name} {n.severity.korean}",
         ]
         out.append({"type": "section", "fields": [{"type": "mrkdwn", "text": f} for f in fields]})

@@ -168,3 +168,14 @@ def test_dead_letter_is_bounded_whatever_the_message(
 def test_small_dead_letter_keeps_the_payload_whole() -> None:
     letter = DeadLetter.of("not JSON", _Message(b"{not json", b"k"), "w")
     assert (letter.payload, letter.key, letter.payload_size) == ("{not json", "k", 9)
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [(99.8998, "99.9"), (90.0, "90"), (0.0523, "0.0523"), (1234567.0, "1,234,567"), (-2.25, "-2.2")],
+)
+def test_values_in_messages_read_as_people_write_them(value: float, shown: str) -> None:
+    """The README promises `cpu.util = 99.9`; the raw float printed 99.8998."""
+    from gamsi.schemas.records import reading
+
+    assert reading(value) == shown
