@@ -34,11 +34,12 @@ def _reload(args: argparse.Namespace, settings: Settings) -> int:
 def _route_test(args: argparse.Namespace, settings: Settings) -> int:
     from gamsi.notifier.route_explain import explain, parse_at, probe_event, render
     from gamsi.notifier.routing import load_routing
+    from gamsi.notifier.service import load_config
 
-    path = args.routing or settings.notifier.routing_file
-    if not path:
-        raise UserError("no routing file: give --routing FILE or set [notifier] routing_file")
-    config = load_routing(path)
+    # no routing file: the built-in route the notifier runs with (Slack if a token, else
+    # the console), explained the same way
+    path = args.routing
+    config = load_routing(path) if path else load_config(settings)
     tz = config.timezone
     tags = tuple(t for t in ",".join(args.tag).split(",") if t)
     try:  # a bad option is the user's, not the configuration's

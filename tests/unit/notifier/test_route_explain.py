@@ -103,3 +103,19 @@ def test_the_command_prints_the_verdicts_and_refuses_a_bad_severity(
     assert "not told   route production: alice via sms +821012345678 — out of hours: mon-fri" in out
     assert main([*args, "--severity", "loud"]) == 2
     assert "--severity: unknown severity 'loud'" in capsys.readouterr().err
+
+
+def test_route_test_without_a_routing_file_explains_the_built_in_route(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No routing file: the notifier runs a built-in route (the console without a Slack
+    token); route-test explains that one instead of refusing."""
+    from gamsi.cli import main
+
+    for name in ("GAMSI_NOTIFIER_ROUTING_FILE", "GAMSI_NOTIFIER_SLACK_TOKEN", "GAMSI_CONFIG"):
+        monkeypatch.delenv(name, raising=False)
+    argv = ["notifier", "route-test", "--host", "web-1", "--severity", "urgent", "--no-silences"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "told" in out
+    assert "via console" in out
