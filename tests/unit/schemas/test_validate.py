@@ -172,7 +172,13 @@ def test_small_dead_letter_keeps_the_payload_whole() -> None:
 
 @pytest.mark.parametrize(
     ("value", "shown"),
-    [(99.8998, "99.9"), (90.0, "90"), (0.0523, "0.0523"), (1234567.0, "1,234,567"), (-2.25, "-2.2")],
+    [
+        (99.8998, "99.9"),
+        (90.0, "90"),
+        (0.0523, "0.0523"),
+        (1234567.0, "1,234,567"),
+        (-2.25, "-2.2"),
+    ],
 )
 def test_values_in_messages_read_as_people_write_them(value: float, shown: str) -> None:
     """The README promises `cpu.util = 99.9`; the raw float printed 99.8998."""
