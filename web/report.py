@@ -198,7 +198,7 @@ def noisiest(st: dict[Series, Step], top: int) -> Report:
         row[3] += s.raises
         row[4].add(host)
         row[5] = max(row[5], max(lv for _, lv in s.changes))
-    rows = [[r[0], r[1], r[2], r[3], len(r[4]), r[5]] for r in agg.values()]
+    rows = [[r[0], r[1], r[2], r[3], len(r[4]), LEVELS[r[5]]] for r in agg.values()]
     rows.sort(key=lambda r: (-r[2], r[0], r[1]))
     return Report(
         "Noisiest watches", ["watch", "item", "events", "raises", "hosts", "worst"], rows[:top]

@@ -91,9 +91,9 @@ def test_report_figures_match_the_hand_computed_ones(
         ["disk", "disk.x", 1, 100.0, 100.0],
     ]
     assert noisy.rows == [
-        ["cpu", "cpu.x", 3, 2, 1, 4],
-        ["disk", "disk.x", 3, 1, 1, 5],
-        ["mem", "mem.x", 1, 0, 1, 3],
+        ["cpu", "cpu.x", 3, 2, 1, "urgent"],  # severity names, as every table shows them
+        ["disk", "disk.x", 3, 1, 1, "fatal"],
+        ["mem", "mem.x", 1, 0, 1, "danger"],
     ]
     assert [(r[0], r[2]) for r in top.rows] == [(b, 80.0), (a, 50.0)]
 
