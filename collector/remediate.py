@@ -265,7 +265,7 @@ async def _listen_once(settings: Settings, guard: CommandGuard, stop: asyncio.Ev
             guard.store.save_position(tp.partition, await consumer.position(tp))
         else:
             consumer.seek(tp, saved)
-        log.info("reading recovery commands for %s from %s", guard.host, tp)
+        log.info("reading recovery commands for %s from %s-%d", guard.host, tp.topic, tp.partition)
         flood = Budget()
         while not stop.is_set():
             messages = (await consumer.getmany(tp, timeout_ms=500)).get(tp, [])
