@@ -187,7 +187,7 @@ class LocalBroker:
     def _format_storage(self, config: Path) -> None:
         if (self.home / "kraft-logs" / "meta.properties").exists():
             return
-        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+        cluster_id = new_cluster_id()
         cmd = self._java("kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(config))
         proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
         if proc.returncode != 0:
@@ -285,6 +285,18 @@ class LocalBroker:
             self._proc = None
         self.pid_file.unlink(missing_ok=True)
         return True
+
+
+def new_cluster_id() -> str:
+    """A KRaft cluster id for ``kafka-storage format -t``: 16 random bytes, URL-safe base64.
+
+    Never one that starts with ``-``: the storage tool's argument parser reads it as an
+    option and the format fails (1 start in 64). Kafka's own ``Uuid.randomUuid()`` skips
+    those ids for the same reason."""
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+        if not cluster_id.startswith("-"):
+            return cluster_id
 
 
 @contextlib.contextmanager

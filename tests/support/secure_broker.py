@@ -16,19 +16,17 @@ stopped, SIGTERM then SIGKILL, on exit.
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import shutil
 import signal
 import socket
 import subprocess
 import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gamsi.kafka_broker import LocalBroker
+from gamsi.kafka_broker import LocalBroker, new_cluster_id
 from gamsi.settings import load_settings
 
 ADMIN, ADMIN_PASSWORD = "admin", "admin-secret-4f1a"
@@ -134,7 +132,7 @@ class SecureBroker:
         self.home.mkdir(parents=True, exist_ok=True)
         self.ca_file, keystore = make_tls_files(self.home)
         config = self._write_config(keystore)
-        cluster = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+        cluster = new_cluster_id()
         scram = [
             arg
             for name, password in {ADMIN: ADMIN_PASSWORD, **self.users}.items()
