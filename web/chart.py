@@ -93,6 +93,11 @@ def svg_chart(
         out.append(f'<polygon class="band" points="{upper} {lower}"/>')
         line = " ".join(f"{x(t):.1f},{y(a):.1f}" for t, a, _, _ in points)
         out.append(f'<polyline class="line" points="{line}"/>')
+        if len(points) < 3:  # a line through one or two samples is hardly seen: mark them
+            out.extend(
+                f'<circle class="dot" cx="{x(t):.1f}" cy="{y(a):.1f}" r="3"/>'
+                for t, a, _, _ in points
+            )
     else:
         cx, cy = PAD_L + iw / 2, PAD_T + ih / 2
         out.append(f'<text x="{cx}" y="{cy}" class="none">no samples</text>')

@@ -163,7 +163,10 @@ async def test_breach_recovery_register_and_ack_in_a_real_browser(
             assert await page.evaluate("window.samePage") is True
 
             await page.goto(f"{base}/host/{host}?hours=1")
-            await page.wait_for_selector('figure.item[data-item="cpu.util"] svg polyline')
+            # the series' line is drawn (attached: a line of one sample has no area)
+            chart = 'figure.item[data-item="cpu.util"] svg polyline'
+            await page.wait_for_selector(chart, state="attached")
+            assert await page.get_attribute(chart, "points")
             assert await page.locator("figure.item[data-item='cpu.util'] svg line.thr").count()
             await page.screenshot(path=str(ARTIFACTS / "6-server-page.png"), full_page=True)
         finally:

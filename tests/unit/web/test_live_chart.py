@@ -158,3 +158,10 @@ async def test_a_servers_new_os_and_tags_reach_followers_once() -> None:
     live.describe("a", "linux", ["web"])  # unchanged: nothing sent
     assert [row for _, row in _drain(queue)] == [{"host": "a", "os": "linux", "tags": ["web"]}]
     assert live.snapshot()["hosts"]["a"] == ["linux", ["web"]]
+
+
+def test_a_single_sample_is_marked_so_it_can_be_seen() -> None:
+    """A line through one point has no length: the sample gets a dot (seen in CI's browser)."""
+    assert svg_chart([(1.0, 50.0, 50.0, 50.0)], 0.0, 3.0).count('class="dot"') == 1
+    many = [(float(t), 50.0, 50.0, 50.0) for t in range(1, 6)]
+    assert 'class="dot"' not in svg_chart(many, 0.0, 6.0)
