@@ -15,11 +15,11 @@ import orjson
 import pytest
 
 from gamsi.history import reports
-from gamsi.history.rows import Buffer
-from gamsi.history.store import Reader, open_client, open_store
+from gamsi.history.store import Reader, open_client
 from gamsi.schemas.records import MetricBatch, Sample, SeverityEvent
 from gamsi.settings import Settings, load_settings
 from tests.integration.kafka_io import free_port
+from tests.integration.test_web_status import store_history
 
 NOW = float(int(time.time()))
 
@@ -68,33 +68,22 @@ def names(store_settings: Settings, unique: str) -> dict[str, str]:
         "mem": f"mem-high-{unique}",
         "item": f"cpu.util.{unique}",
     }
-    buf = Buffer()
     raise_a = _event(n["a"], n["cpu"], "cpu.util", 3000, 4, 0)
-    for e in (
+    events = [
         raise_a,
         raise_a,  # redelivered: must count once
         _event(n["a"], n["cpu"], "cpu.util", 1800, 0, 4),
         _event(n["a"], n["cpu"], "cpu.util", 600, 3, 0),
         _event(n["b"], n["mem"], "mem.used_pct", 7200, 5, 0),  # before the window
         _event(n["b"], n["mem"], "mem.used_pct", 1800, 0, 5),
-    ):
-        buf.add_event(e)
-    for host, values in ((n["a"], [80.0, 100.0]), (n["b"], [10.0, 10.0])):
-        for i, v in enumerate(values):
-            buf.add_batch(MetricBatch(host=host, ts=NOW - 120 + i, samples=[Sample(n["item"], v)]))
-    buf.add_batch(MetricBatch(host=n["b"], ts=NOW - 7200, samples=[Sample(n["item"], 1e6)]))
-    client = open_store(store_settings)
-    try:
-        for columns in buf.tables():
-            if len(columns):
-                client.insert(
-                    columns.table.name,
-                    columns.data,
-                    column_names=list(columns.table.columns),
-                    column_oriented=True,
-                )
-    finally:
-        client.close()
+    ]
+    batches = [
+        MetricBatch(host=host, ts=NOW - 120 + i, samples=[Sample(n["item"], v)])
+        for host, values in ((n["a"], [80.0, 100.0]), (n["b"], [10.0, 10.0]))
+        for i, v in enumerate(values)
+    ]
+    batches.append(MetricBatch(host=n["b"], ts=NOW - 7200, samples=[Sample(n["item"], 1e6)]))
+    store_history(store_settings, events, batches)
     return n
 
 
