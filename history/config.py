@@ -7,9 +7,33 @@ Fields are documented by their ``help`` (docs/configuration.md is generated from
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from urllib.parse import unquote, urlsplit
 
 from gamsi.config_fields import ConfigError, opt
+
+IDENTIFIER = re.compile(r"[A-Za-z_][0-9A-Za-z_]*")
+"""A ClickHouse identifier that needs no quoting (clickhouse.com/docs/sql-reference/syntax,
+"Identifiers": ``^[a-zA-Z_][0-9a-zA-Z_]*$``). The cluster and database names are written
+into DDL, so nothing else is accepted for them."""
+
+
+def dsn_database(dsn: str) -> str:
+    """The database a server DSN names (its path's first segment, as clickhouse-connect
+    reads it), or '' when it names none (the user's default database)."""
+    return unquote(urlsplit(dsn).path[1:].split("/")[0])
+
+
+def check_identifier(value: str, where: str, what: str) -> str:
+    """``value`` if it is an unquoted ClickHouse identifier, else ConfigError naming
+    ``where`` (the setting) and ``what`` it is; the message quotes at most 60 characters."""
+    if not IDENTIFIER.fullmatch(value):
+        raise ConfigError(
+            f"{where}: expected a ClickHouse identifier for the {what} "
+            f"(letters, digits, _; not starting with a digit), got {value[:60]!r}"
+        )
+    return value
 
 
 @dataclass(frozen=True)
@@ -45,6 +69,13 @@ class HistorySettings:
         secret=True,
     )
     query_token_file: str = opt("", "File holding the query endpoint's token (first line).")
+    cluster: str = opt(
+        "",
+        "ClickHouse cluster (a name in the servers' remote_servers) to create the tables on: "
+        "ReplicatedMergeTree tables <table>_local on every node and Distributed tables over "
+        'them under the names the queries use (docs/history.md, "ClickHouse cluster"). '
+        "Needs a server dsn. Empty: plain tables on the one server or chDB.",
+    )
 
     def __post_init__(self) -> None:
         for key in ("batch_rows", "raw_ttl_days", "rollup_ttl_days"):
@@ -58,3 +89,13 @@ class HistorySettings:
             raise ConfigError(
                 f"[history] query_port: expected 1..65535 (0: no endpoint), got {self.query_port}"
             )
+        if self.cluster:
+            check_identifier(self.cluster, "[history] cluster", "cluster name")
+            if not self.dsn or self.dsn.startswith("chdb:"):
+                raise ConfigError(
+                    "[history] cluster: needs a ClickHouse server dsn (http://...); "
+                    "the embedded chDB store has no cluster"
+                )
+            database = dsn_database(self.dsn)
+            if database:
+                check_identifier(database, "[history] dsn", "database (with [history] cluster)")

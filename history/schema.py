@@ -105,52 +105,119 @@ REMEDIATIONS = Table("remediations", tuple(name for name, _ in REMEDIATION_COLUM
 
 LC = "LowCardinality(String)"
 TS = "DateTime64(3, 'UTC')"
+_NEXT = "\n            "  # a column list's next line, as the statements are laid out
 
 
-def ddl(raw_ttl_days: int, rollup_ttl_days: int) -> list[str]:
-    """CREATE statements in dependency order (the view after both of its tables)."""
+@dataclass(frozen=True)
+class TableDDL:
+    """One table's CREATE statement in parts, so that the single-node statement and the
+    cluster's ReplicatedMergeTree one (:mod:`gamsi.history.cluster_ddl`) share the same
+    columns, ORDER BY and TTL text by construction.
+
+    ``columns`` is the text between the parentheses, ``engine`` the single-node engine
+    (``MergeTree``, ``ReplacingMergeTree(last_seen)``...) and ``keys`` what follows it
+    (``ORDER BY ...`` and ``TTL ...`` lines)."""
+
+    name: str
+    columns: str
+    engine: str
+    keys: str
+
+    def create(self, name: str = "", engine: str = "", on_cluster: str = "") -> str:
+        """The CREATE statement: this table's own (single node), or under another
+        ``name`` and ``engine`` with an ``on_cluster`` clause (``ON CLUSTER 'c'``)."""
+        head = f"{name or self.name}{f' {on_cluster}' if on_cluster else ''}"
+        return (
+            f"CREATE TABLE IF NOT EXISTS {head} ({_NEXT}{self.columns}\n"
+            f"        ) ENGINE = {engine or self.engine}\n        {self.keys}"
+        )
+
+
+def tables(raw_ttl_days: int, rollup_ttl_days: int) -> list[TableDDL]:
+    """Every stored table, in creation order (the rollup's source and target first)."""
     return [
-        f"""CREATE TABLE IF NOT EXISTS samples (
-            ts {TS}, host {LC}, item {LC}, instance {LC}, value Float64, tags Array({LC})
-        ) ENGINE = MergeTree
-        ORDER BY (host, item, instance, ts)
-        TTL toDateTime(ts) + INTERVAL {int(raw_ttl_days)} DAY""",
-        f"""CREATE TABLE IF NOT EXISTS samples_1m (
-            minute DateTime('UTC'), host {LC}, item {LC}, instance {LC},
-            avg_value AggregateFunction(avg, Float64),
-            min_value SimpleAggregateFunction(min, Float64),
-            max_value SimpleAggregateFunction(max, Float64),
-            samples SimpleAggregateFunction(sum, UInt64)
-        ) ENGINE = AggregatingMergeTree
-        ORDER BY (host, item, instance, minute)
-        TTL minute + INTERVAL {int(rollup_ttl_days)} DAY""",
-        """CREATE MATERIALIZED VIEW IF NOT EXISTS samples_1m_mv TO samples_1m AS
+        TableDDL(
+            "samples",
+            f"ts {TS}, host {LC}, item {LC}, instance {LC}, value Float64, tags Array({LC})",
+            "MergeTree",
+            f"ORDER BY (host, item, instance, ts)\n"
+            f"        TTL toDateTime(ts) + INTERVAL {int(raw_ttl_days)} DAY",
+        ),
+        TableDDL(
+            "samples_1m",
+            _NEXT.join(
+                (
+                    f"minute DateTime('UTC'), host {LC}, item {LC}, instance {LC},",
+                    "avg_value AggregateFunction(avg, Float64),",
+                    "min_value SimpleAggregateFunction(min, Float64),",
+                    "max_value SimpleAggregateFunction(max, Float64),",
+                    "samples SimpleAggregateFunction(sum, UInt64)",
+                )
+            ),
+            "AggregatingMergeTree",
+            f"ORDER BY (host, item, instance, minute)\n"
+            f"        TTL minute + INTERVAL {int(rollup_ttl_days)} DAY",
+        ),
+        TableDDL(
+            "events",
+            _NEXT.join(
+                (
+                    f"event_id String, host {LC}, item {LC}, instance {LC}, watch {LC},",
+                    f"severity Int8, previous Int8, transition {LC}, value Float64, "
+                    "threshold Float64,",
+                    f"ts {TS}, since {TS}, emitted_at {TS}, message String, tags Array({LC})",
+                )
+            ),
+            "ReplacingMergeTree",
+            "ORDER BY (host, event_id)",
+        ),
+        TableDDL(
+            "deliveries",
+            _NEXT.join(
+                (
+                    f"ts {TS}, event_id String, route {LC}, channel {LC}, recipient String,",
+                    f"host {LC}, item {LC}, instance {LC}, severity Int8, transition {LC},",
+                    f"result {LC}, attempts UInt32, error String",
+                )
+            ),
+            "MergeTree",
+            "ORDER BY (host, ts)",
+        ),
+        # One row per batch; merges keep the newest per host. What `gamsi policy
+        # unregistered` reads to know each server's OS and tags.
+        TableDDL(
+            "hosts",
+            f"host {LC}, os {LC}, tags Array({LC}), interval Float64, last_seen {TS}",
+            "ReplacingMergeTree(last_seen)",
+            "ORDER BY host",
+        ),
+        TableDDL(
+            "remediations",
+            ", ".join(f"{name} {kind}" for name, kind in REMEDIATION_COLUMNS),
+            "MergeTree",
+            "ORDER BY (host, ts)",
+        ),
+    ]
+
+
+def rollup_view(head: str = "samples_1m_mv TO samples_1m", source: str = "samples") -> str:
+    """The materialized view filling the 1-minute rollup at insert time: ``head`` names the
+    view and its target (and any ON CLUSTER clause), ``source`` the raw table."""
+    return f"""CREATE MATERIALIZED VIEW IF NOT EXISTS {head} AS
         SELECT toStartOfMinute(ts) AS minute, host, item, instance,
                avgState(value) AS avg_value, min(value) AS min_value,
                max(value) AS max_value, count() AS samples
-        FROM samples GROUP BY minute, host, item, instance""",
-        f"""CREATE TABLE IF NOT EXISTS events (
-            event_id String, host {LC}, item {LC}, instance {LC}, watch {LC},
-            severity Int8, previous Int8, transition {LC}, value Float64, threshold Float64,
-            ts {TS}, since {TS}, emitted_at {TS}, message String, tags Array({LC})
-        ) ENGINE = ReplacingMergeTree
-        ORDER BY (host, event_id)""",
-        f"""CREATE TABLE IF NOT EXISTS deliveries (
-            ts {TS}, event_id String, route {LC}, channel {LC}, recipient String,
-            host {LC}, item {LC}, instance {LC}, severity Int8, transition {LC},
-            result {LC}, attempts UInt32, error String
-        ) ENGINE = MergeTree
-        ORDER BY (host, ts)""",
-        # One row per batch; merges keep the newest per host. What `gamsi policy
-        # unregistered` reads to know each server's OS and tags.
-        f"""CREATE TABLE IF NOT EXISTS hosts (
-            host {LC}, os {LC}, tags Array({LC}), interval Float64, last_seen {TS}
-        ) ENGINE = ReplacingMergeTree(last_seen)
-        ORDER BY host""",
-        f"""CREATE TABLE IF NOT EXISTS remediations (
-            {", ".join(f"{name} {kind}" for name, kind in REMEDIATION_COLUMNS)}
-        ) ENGINE = MergeTree
-        ORDER BY (host, ts)""",
+        FROM {source} GROUP BY minute, host, item, instance"""
+
+
+def ddl(raw_ttl_days: int, rollup_ttl_days: int) -> list[str]:
+    """Single-node CREATE statements in dependency order (the view after both of its
+    tables), then the ALTERs that add remediations columns to a table made before them."""
+    creates = [t.create() for t in tables(raw_ttl_days, rollup_ttl_days)]
+    return [
+        *creates[:2],
+        rollup_view(),
+        *creates[2:],
         *(
             f"ALTER TABLE remediations ADD COLUMN IF NOT EXISTS {name} {kind}"
             for name, kind in REMEDIATION_COLUMNS
@@ -158,8 +225,26 @@ def ddl(raw_ttl_days: int, rollup_ttl_days: int) -> list[str]:
     ]
 
 
+TTL_COLUMNS = {"samples": "toDateTime(ts)", "samples_1m": "minute"}
+"""The tables with a TTL setting, and the expression their TTL adds days to."""
+
+
+def stale_ttls(
+    engines: dict[str, str], raw_ttl_days: int, rollup_ttl_days: int
+) -> list[tuple[str, str]]:
+    """(table, TTL expression) for each table whose ``engine_full`` (from system.tables,
+    keyed by table name) does not hold the TTL its setting asks for."""
+    wanted = {"samples": raw_ttl_days, "samples_1m": rollup_ttl_days}
+    return [
+        (table, f"{TTL_COLUMNS[table]} + INTERVAL {int(days)} DAY")
+        for table, days in wanted.items()
+        if f"toIntervalDay({int(days)})" not in engines.get(table, "")
+    ]
+
+
 def create_schema(client: Client, raw_ttl_days: int, rollup_ttl_days: int) -> None:
-    """Create what is missing and bring the TTLs in line with the settings.
+    """Create what is missing and bring the TTLs in line with the settings (one server or
+    chDB; a cluster's is :func:`gamsi.history.cluster_ddl.create_cluster_schema`).
 
     ``CREATE ... IF NOT EXISTS`` leaves an existing table alone, so a changed TTL setting is
     applied with ``ALTER ... MODIFY TTL``; only when it changed, because the ALTER rewrites
@@ -173,10 +258,5 @@ def create_schema(client: Client, raw_ttl_days: int, rollup_ttl_days: int) -> No
             "AND name IN ('samples', 'samples_1m')"
         ).result_rows
     )
-    wanted = {
-        "samples": ("toDateTime(ts)", raw_ttl_days),
-        "samples_1m": ("minute", rollup_ttl_days),
-    }
-    for table, (column, days) in wanted.items():
-        if f"toIntervalDay({int(days)})" not in engines.get(table, ""):
-            client.command(f"ALTER TABLE {table} MODIFY TTL {column} + INTERVAL {int(days)} DAY")
+    for table, ttl in stale_ttls(engines, raw_ttl_days, rollup_ttl_days):
+        client.command(f"ALTER TABLE {table} MODIFY TTL {ttl}")

@@ -21,6 +21,7 @@ import clickhouse_connect
 from clickhouse_connect.driver.client import Client
 
 from gamsi.cli import UserError
+from gamsi.history.cluster_ddl import create_cluster_schema
 from gamsi.history.schema import create_schema
 from gamsi.masking import mask
 from gamsi.settings import Settings
@@ -36,6 +37,10 @@ CONNECT_TIMEOUT = 5
 READ_TIMEOUT = 60
 """Seconds a ClickHouse server may take to answer one request (default 300): a server
 that accepts connections and never answers is noticed, logged and retried."""
+CLUSTER_WRITES = {"distributed_foreground_insert": 1}
+"""The writer's settings with ``[history] cluster``: an insert into a Distributed table
+returns once every shard stored its rows, so offsets are committed after that (ClickHouse
+docs, session settings: ``distributed_foreground_insert``, alias ``insert_distributed_sync``)."""
 
 
 def read_only_settings(dsn: str) -> dict[str, Any]:
@@ -68,16 +73,19 @@ def masked(dsn: str) -> str:
 def open_client(settings: Settings, *, read_only: bool = False) -> Client:
     """A client of the history store; ``read_only`` locks it (:func:`read_only_settings`).
 
-    A server DSN gets bounded connect and read timeouts. Raises :class:`StoreError`."""
+    A server DSN gets bounded connect and read timeouts; with ``[history] cluster`` a
+    writer client inserts in the foreground (:data:`CLUSTER_WRITES`). Raises
+    :class:`StoreError`."""
     dsn = settings.history_dsn()
     timeouts: dict[str, Any] = {}
     if not dsn.startswith("chdb:"):
         read = QUERY_SECONDS + 5 if read_only else READ_TIMEOUT
         timeouts = {"connect_timeout": CONNECT_TIMEOUT, "send_receive_timeout": read}
+    fixed = read_only_settings(dsn) if read_only else None
+    if settings.history.cluster and not read_only:
+        fixed = dict(CLUSTER_WRITES)
     try:
-        return clickhouse_connect.get_client(
-            dsn=dsn, settings=read_only_settings(dsn) if read_only else None, **timeouts
-        )
+        return clickhouse_connect.get_client(dsn=dsn, settings=fixed, **timeouts)
     except Exception as exc:
         hint = ""
         if dsn.startswith("chdb:"):
@@ -95,9 +103,18 @@ def open_client(settings: Settings, *, read_only: bool = False) -> Client:
 
 
 def open_store(settings: Settings) -> Client:
-    """A writer client with the schema created (idempotent)."""
+    """A writer client with the schema created (idempotent): on the cluster ``[history]
+    cluster`` names, else on the one server or chDB."""
     client = open_client(settings)
-    create_schema(client, settings.history.raw_ttl_days, settings.history.rollup_ttl_days)
+    h = settings.history
+    try:
+        if h.cluster:
+            create_cluster_schema(client, h.cluster, h.raw_ttl_days, h.rollup_ttl_days)
+        else:
+            create_schema(client, h.raw_ttl_days, h.rollup_ttl_days)
+    except BaseException:
+        client.close()
+        raise
     return client
 
 
