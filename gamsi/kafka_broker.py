@@ -1,11 +1,14 @@
-"""The local Apache Kafka broker: jars from Maven Central, KRaft, single node, 127.0.0.1.
+"""The local Apache Kafka broker: jars from Maven Central, KRaft, 127.0.0.1.
 
-Kafka is not on PyPI and these machines reach no download site except Maven
-Central, so the broker is assembled from ``org.apache.kafka:kafka_2.13`` and its
-runtime dependencies with ``mvn dependency:copy-dependencies`` into a cache
-outside the repository (``<cache_dir>/kafka-<version>/libs``), then run with
-``java -cp 'libs/*' kafka.Kafka server.properties`` exactly as
+The broker's jars come from Maven Central (:func:`gamsi.kafka_setup.resolve_jars`)
+into a cache outside the repository (``<cache_dir>/kafka-<version>/libs``); a node
+runs as ``java -cp 'libs/*' kafka.Kafka server.properties`` exactly as
 ``kafka-server-start.sh`` would.
+
+:class:`LocalBroker` is one node: its process, data directory, log and pid file.
+Alone (the default) it is the single-node broker under ``<data_dir>/kafka``; as node
+``i`` of N it is one member of :class:`gamsi.kafka_cluster.LocalCluster`, under
+``<data_dir>/kafka/node-<i>``. Its configuration comes from :mod:`gamsi.kafka_props`.
 
 Why 3.9.1: Kafka 4.0 removed the old protocol versions (KIP-896); aiokafka's
 maintainers say 0.14 works with 4.x, but faust-streaming 0.15 drives aiokafka in
@@ -25,43 +28,20 @@ import shutil
 import signal
 import socket
 import subprocess
-import tempfile
 import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from gamsi.kafka_setup import (
+    LOG4J,
+    client_port,
+    controller_port,
+    resolve_jars,
+    server_properties,
+)
 from gamsi.settings import Settings
-
-POM = """<project xmlns="http://maven.apache.org/POM/4.0.0">
-  <modelVersion>4.0.0</modelVersion>
-  <groupId>dev.gamsi</groupId>
-  <artifactId>gamsi-kafka-broker</artifactId>
-  <version>1</version>
-  <packaging>pom</packaging>
-  <dependencies>
-    <dependency>
-      <groupId>org.apache.kafka</groupId>
-      <artifactId>kafka_2.13</artifactId>
-      <version>{version}</version>
-    </dependency>
-    <dependency>
-      <groupId>org.slf4j</groupId>
-      <artifactId>slf4j-reload4j</artifactId>
-      <version>1.7.36</version>
-    </dependency>
-  </dependencies>
-</project>
-"""
-
-LOG4J = """log4j.rootLogger=WARN, stdout
-log4j.appender.stdout=org.apache.log4j.ConsoleAppender
-log4j.appender.stdout.layout=org.apache.log4j.PatternLayout
-log4j.appender.stdout.layout.ConversionPattern=[%d] %p %m (%c)%n
-log4j.logger.kafka.server.KafkaRaftServer=INFO
-log4j.logger.kafka.Kafka=INFO
-"""
 
 
 class BrokerError(RuntimeError):
@@ -83,85 +63,36 @@ class BrokerStatus:
 
 
 class LocalBroker:
-    """One single-node KRaft broker whose state lives under ``<data_dir>/kafka``."""
+    """One KRaft node (broker and controller) on 127.0.0.1.
 
-    def __init__(self, settings: Settings) -> None:
+    ``node``/``nodes``: this is node ``node`` (1-based) of a cluster of ``nodes``; with
+    the default (1 of 1) its state lives under ``<data_dir>/kafka``, else under
+    ``<data_dir>/kafka/node-<node>``. Ports: :func:`gamsi.kafka_props.client_port`.
+    """
+
+    def __init__(self, settings: Settings, node: int = 1, nodes: int = 1) -> None:
         self.settings = settings
         self.conf = settings.broker
-        self.home = settings.data_dir / "kafka"
+        self.node, self.nodes = node, nodes
+        root = settings.data_dir / "kafka"
+        self.home = root if nodes == 1 else root / f"node-{node}"
         self.libs = settings.cache_dir / f"kafka-{self.conf.kafka_version}" / "libs"
         self.pid_file = self.home / "broker.pid"
         self.log_file = self.home / "broker.log"
-        self.bootstrap = f"127.0.0.1:{self.conf.port}"
+        self.port = client_port(self.conf, node)
+        self.controller_port = controller_port(self.conf, node)
+        self.bootstrap = f"127.0.0.1:{self.port}"
         self._proc: subprocess.Popen[bytes] | None = None  # kept so it is reaped, not leaked
 
     # -- preparing -----------------------------------------------------------------
 
     def ensure_jars(self) -> Path:
-        """Resolve the broker's jars once; later starts reuse the cache."""
-        marker = self.libs / ".complete"
-        if marker.exists():
-            return self.libs
-        mvn = shutil.which("mvn")
-        if mvn is None:
-            raise BrokerError(
-                "Maven ('mvn') is not on PATH: it is needed once to fetch the Kafka broker "
-                "from Maven Central. Install it (apt-get install maven) or point "
-                "[kafka] bootstrap at an existing broker."
-            )
-        self.libs.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(prefix="gamsi-mvn-") as tmp:
-            pom = Path(tmp) / "pom.xml"
-            pom.write_text(POM.format(version=self.conf.kafka_version))
-            cmd = [
-                mvn,
-                "-q",
-                "-B",
-                "-f",
-                str(pom),
-                "dependency:copy-dependencies",
-                f"-DoutputDirectory={self.libs}",
-                "-DincludeScope=runtime",
-            ]
-            proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
-        if proc.returncode != 0:
-            tail = (proc.stdout + proc.stderr).strip().splitlines()[-15:]
-            raise BrokerError(
-                f"mvn could not resolve org.apache.kafka:kafka_2.13:{self.conf.kafka_version}:\n"
-                + "\n".join(tail)
-            )
-        marker.write_text(self.conf.kafka_version + "\n")
-        return self.libs
+        """Resolve the broker's jars once (:func:`gamsi.kafka_setup.resolve_jars`)."""
+        return resolve_jars(self.conf.kafka_version, self.libs)
 
     def _write_config(self) -> Path:
         self.home.mkdir(parents=True, exist_ok=True)
-        logs = self.home / "kraft-logs"
-        props = {
-            "process.roles": "broker,controller",
-            "node.id": "1",
-            "controller.quorum.voters": f"1@127.0.0.1:{self.conf.controller_port}",
-            "listeners": (
-                f"PLAINTEXT://127.0.0.1:{self.conf.port},"
-                f"CONTROLLER://127.0.0.1:{self.conf.controller_port}"
-            ),
-            "advertised.listeners": f"PLAINTEXT://127.0.0.1:{self.conf.port}",
-            "controller.listener.names": "CONTROLLER",
-            "inter.broker.listener.name": "PLAINTEXT",
-            "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
-            "log.dirs": str(logs),
-            # Gamsi creates its topics with explicit partition counts (gamsi.topics);
-            # a typo in a topic name must fail loudly, not create a stray topic.
-            "auto.create.topics.enable": "false",
-            "num.partitions": "1",
-            "offsets.topic.replication.factor": "1",
-            "offsets.topic.num.partitions": "6",
-            "transaction.state.log.replication.factor": "1",
-            "transaction.state.log.min.isr": "1",
-            "transaction.state.log.num.partitions": "6",
-            "group.initial.rebalance.delay.ms": "0",
-            "log.retention.hours": "72",
-            "log.segment.bytes": str(64 * 1024 * 1024),
-        }
+        props = server_properties(self.conf, self.node, self.nodes, self.home / "kraft-logs")
         path = self.home / "server.properties"
         path.write_text("".join(f"{k}={v}\n" for k, v in props.items()))
         (self.home / "log4j.properties").write_text(LOG4J)
@@ -184,10 +115,20 @@ class LocalBroker:
             *args,
         ]
 
-    def _format_storage(self, config: Path) -> None:
-        if (self.home / "kraft-logs" / "meta.properties").exists():
+    def cluster_id(self) -> str | None:
+        """The cluster id this node's storage was formatted with, or None if unformatted."""
+        try:
+            text = (self.home / "kraft-logs" / "meta.properties").read_text()
+        except OSError:
+            return None
+        found = [ln.split("=", 1)[1] for ln in text.splitlines() if ln.startswith("cluster.id=")]
+        return found[0].strip() if found else None
+
+    def _format_storage(self, config: Path, cluster_id: str | None = None) -> None:
+        """Format the KRaft storage once (a new id unless ``cluster_id`` is given)."""
+        if self.cluster_id() is not None:
             return
-        cluster_id = new_cluster_id()
+        cluster_id = cluster_id or new_cluster_id()
         cmd = self._java("kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(config))
         proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
         if proc.returncode != 0:
@@ -214,25 +155,36 @@ class LocalBroker:
         return pid if b"kafka.Kafka" in cmdline else None
 
     def answering(self, timeout: float = 1.0) -> bool:
-        return port_open("127.0.0.1", self.conf.port, timeout)
+        return port_open("127.0.0.1", self.port, timeout)
 
     def status(self) -> BrokerStatus:
         pid = self.pid()
         return BrokerStatus(pid is not None, pid, self.bootstrap, self.answering())
 
     def start(self) -> BrokerStatus:
-        """Start in the background (idempotent) and wait until clients can connect."""
+        """Start in the background (idempotent) and wait until clients can connect.
+
+        Only for a broker alone (or a cluster node whose quorum is up): a node of a
+        cluster answers once a majority of its controllers runs, so
+        :class:`~gamsi.kafka_cluster.LocalCluster` launches all nodes before waiting."""
+        proc = self.launch()
+        self.wait_ready(proc)
+        return self.status()
+
+    def launch(self, cluster_id: str | None = None) -> subprocess.Popen[bytes] | None:
+        """Write the config, format the storage (with ``cluster_id`` if new) and start the
+        process without waiting; None when it already runs. Raises BrokerError when
+        another process holds the port, or for missing Java/Maven."""
         if self.pid() is not None:
-            self.wait_ready()
-            return self.status()
+            return None
         if self.answering():
             raise BrokerError(
-                f"something else already listens on 127.0.0.1:{self.conf.port}; "
+                f"something else already listens on 127.0.0.1:{self.port}; "
                 "stop it or choose another [broker] port"
             )
         self.ensure_jars()
         config = self._write_config()
-        self._format_storage(config)
+        self._format_storage(config, cluster_id)
         with open(self.log_file, "ab") as log:
             proc = subprocess.Popen(
                 self._java("kafka.Kafka", str(config)),
@@ -243,10 +195,11 @@ class LocalBroker:
             )
         self._proc = proc
         self.pid_file.write_text(f"{proc.pid}\n")
-        self.wait_ready(proc)
-        return self.status()
+        return proc
 
     def wait_ready(self, proc: subprocess.Popen[bytes] | None = None) -> None:
+        """Wait (up to ``[broker] start_timeout``) until the port opens and a metadata
+        request is answered; BrokerError if ``proc`` exits or time runs out."""
         from gamsi.topics import wait_for_kafka_sync
 
         deadline = time.monotonic() + self.conf.start_timeout
@@ -260,30 +213,42 @@ class LocalBroker:
             time.sleep(0.2)
         else:
             raise BrokerError(
-                f"the broker did not open 127.0.0.1:{self.conf.port} within "
+                f"the broker did not open 127.0.0.1:{self.port} within "
                 f"{self.conf.start_timeout:.0f} s; see {self.log_file}"
             )
         wait_for_kafka_sync(self.bootstrap, max(5.0, deadline - time.monotonic()))
 
-    def stop(self, timeout: float = 30.0) -> bool:
-        """SIGTERM (a controlled shutdown), then SIGKILL if it lingers. True if it ran."""
+    def signal(self, sig: int) -> int | None:
+        """Send ``sig`` to the running process; its pid, or None when it was not running."""
         pid = self.pid()
-        if pid is None:
-            self.pid_file.unlink(missing_ok=True)
-            return False
-        os.kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + timeout
+        if pid is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, sig)
+        return pid
+
+    def reap(self, pid: int, deadline: float) -> None:
+        """Wait until ``pid`` (sent SIGTERM) has exited, SIGKILL it at ``deadline``
+        (a monotonic time), and forget it."""
         while time.monotonic() < deadline:
             if not _alive(pid):
                 break
             time.sleep(0.1)
         else:
-            os.kill(pid, signal.SIGKILL)
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
         if self._proc is not None:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self._proc.wait(timeout=5)
             self._proc = None
         self.pid_file.unlink(missing_ok=True)
+
+    def stop(self, timeout: float = 30.0) -> bool:
+        """SIGTERM (a controlled shutdown), then SIGKILL if it lingers. True if it ran."""
+        pid = self.signal(signal.SIGTERM)
+        if pid is None:
+            self.pid_file.unlink(missing_ok=True)
+            return False
+        self.reap(pid, time.monotonic() + timeout)
         return True
 
 
@@ -299,20 +264,24 @@ def new_cluster_id() -> str:
             return cluster_id
 
 
+def settings_for(data_dir: Path, port: int) -> Settings:
+    """Default settings with the data in ``data_dir``, clients on ``port`` and the
+    controller on ``port + 1`` (node i of a cluster: ``port + 2*(i-1)`` and one more)."""
+    from gamsi.settings import load_settings
+
+    base = load_settings(environ={})
+    return replace(
+        base,
+        paths=replace(base.paths, data_dir=str(data_dir)),
+        broker=replace(base.broker, port=port, controller_port=port + 1),
+    )
+
+
 @contextlib.contextmanager
 def throwaway_broker(data_dir: Path, port: int) -> Iterator[str]:
     """A broker of its own on ``port`` (controller on port+1) for tests and benchmarks:
     started in ``data_dir``, stopped on exit; yields its bootstrap address."""
-    from gamsi.settings import load_settings
-
-    base = load_settings(environ={})
-    broker = LocalBroker(
-        replace(
-            base,
-            paths=replace(base.paths, data_dir=str(data_dir)),
-            broker=replace(base.broker, port=port, controller_port=port + 1),
-        )
-    )
+    broker = LocalBroker(settings_for(data_dir, port))
     broker.start()
     try:
         yield broker.bootstrap

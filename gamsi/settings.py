@@ -76,20 +76,48 @@ class KafkaSettings(KafkaSecuritySettings):
         "Partitions of the metrics and events topics. Hosts are the key, so this bounds how "
         "many stream workers can share the load.",
     )
-    replication: int = opt(1, "Replication factor of Gamsi's topics (1 on a single broker).")
+    replication: int = opt(
+        0,
+        "Replication factor of Gamsi's topics. 0: automatic, min(3, brokers in the cluster), "
+        "read from the cluster when the topics are created; topics with 3 or more copies get "
+        "min.insync.replicas 2 (else 1). A value above the cluster's brokers is refused.",
+    )
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.replication < 0:
+            raise ConfigError(
+                f"[kafka] replication: expected 0 (automatic) or a positive number of copies, "
+                f"got {self.replication}"
+            )
 
 
 @dataclass(frozen=True)
 class BrokerSettings:
-    """The local single-node broker that `gamsi kafka start` runs (not used in production)."""
+    """The local broker or cluster that `gamsi kafka start` runs (not used in production)."""
 
     kafka_version: str = opt(
         "3.9.1", "Apache Kafka version resolved from Maven Central (org.apache.kafka:kafka_2.13)."
     )
-    port: int = opt(9092, "Client port of the local broker, on 127.0.0.1.")
-    controller_port: int = opt(9093, "KRaft controller port of the local broker, on 127.0.0.1.")
-    heap: str = opt("512m", "JVM heap (-Xmx) of the local broker.")
+    nodes: int = opt(
+        1,
+        "Nodes of the local cluster (KRaft; each node broker and controller, with its own "
+        "process and data directory `<data_dir>/kafka/node-<i>`); 1 is the single broker in "
+        "`<data_dir>/kafka`. "
+        "`gamsi kafka start --nodes N` overrides it.",
+    )
+    port: int = opt(
+        9092, "Client port of the local broker, on 127.0.0.1; node i uses port + 2*(i-1)."
+    )
+    controller_port: int = opt(
+        9093, "KRaft controller port, on 127.0.0.1; node i uses controller_port + 2*(i-1)."
+    )
+    heap: str = opt("512m", "JVM heap (-Xmx) of each local broker node.")
     start_timeout: float = opt(90.0, "Seconds to wait for the broker to answer after start.")
+
+    def __post_init__(self) -> None:
+        if self.nodes < 1:
+            raise ConfigError(f"[broker] nodes: expected 1 or more, got {self.nodes}")
 
 
 @dataclass(frozen=True)

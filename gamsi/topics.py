@@ -11,6 +11,14 @@ history writer with 7; whichever started first won).
 notifier's ledger, acknowledgements, silences): it reads from the beginning to the end
 that the topic had when it was called, and can then follow it.
 
+Replication: ``[kafka] replication = 0`` (the default) means "as many copies as the
+cluster allows, up to 3", resolved by :func:`ensure_topics` from the brokers the
+cluster's metadata lists (:func:`resolve_replication`); with 3 or more copies every
+topic gets ``min.insync.replicas=2``, so a write acknowledged with ``acks=all`` is on
+two brokers and survives the loss of any one (Kafka's documented production setting,
+"Replication" in the Kafka docs). The stream workers' Faust app creates its
+changelog topic with the same factor (:func:`replication_factor`).
+
 Retention, for the record: samples are judged within seconds and kept in
 ClickHouse, so the metrics topic keeps one day (enough to replay an outage of
 the stream workers); events, deliveries and dead letters keep 30 days (what an
@@ -30,7 +38,8 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaConnectionError, KafkaError
 
 from gamsi.kafka_auth import kafka_client_options
-from gamsi.settings import Settings
+from gamsi.kafka_setup import replication_for, run_sync
+from gamsi.settings import ConfigError, Settings
 
 DAY_MS = 86_400_000
 DEFAULT_DELIVERIES_TOPIC = "gamsi.deliveries"
@@ -60,15 +69,38 @@ def ticks_topic(settings: Settings) -> str:
     return f"{settings.streams.app_id}-ticks"
 
 
-def topic_specs(settings: Settings) -> list[TopicSpec]:
-    """Every topic of these settings; the one place a topic is declared."""
+def resolve_replication(configured: int, brokers: int, bootstrap: str = "") -> int:
+    """The replication factor of Gamsi's topics on a cluster listing ``brokers`` brokers.
+
+    ``configured`` 0 (automatic) gives ``min(3, brokers)``; another value is used as
+    given. Raises ConfigError when it exceeds ``brokers`` (Kafka would refuse each
+    topic with INVALID_REPLICATION_FACTOR)."""
+    if configured == 0:
+        return replication_for(brokers)[0]
+    if configured > brokers:
+        at = f" at {bootstrap}" if bootstrap else ""
+        raise ConfigError(
+            f"[kafka] replication: {configured} copies, but the cluster{at} has {brokers} "
+            f"broker(s); set at most {brokers}, or 0 for automatic"
+        )
+    return configured
+
+
+def topic_specs(settings: Settings, replication: int | None = None) -> list[TopicSpec]:
+    """Every topic of these settings; the one place a topic is declared.
+
+    ``replication``: the resolved factor (:func:`resolve_replication`); without it the
+    configured ``[kafka] replication`` is used, which is 0 when automatic (enough for
+    names and partitions; :func:`ensure_topics` resolves it before creating)."""
     k, n = settings.kafka, settings.notifier
-    keyed, r = k.partitions, k.replication
+    keyed = k.partitions
+    r = k.replication if replication is None else replication
+    isr = {"min.insync.replicas": str(replication_for(r)[1])} if r > 0 else {}
 
     def days(d: int) -> dict[str, str]:
-        return {"retention.ms": str(d * DAY_MS)}
+        return {**isr, "retention.ms": str(d * DAY_MS)}
 
-    compact = {"cleanup.policy": "compact"}
+    compact = {**isr, "cleanup.policy": "compact"}
     return [
         # Keyed by host: the partition count bounds how many workers share the load.
         TopicSpec(k.metrics_topic, keyed, r, days(1)),
@@ -76,7 +108,7 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
         TopicSpec(
             k.events_topic, keyed, r, {**days(30), "message.timestamp.type": "LogAppendTime"}
         ),
-        TopicSpec(ticks_topic(settings), keyed, r, {"retention.ms": str(3600_000)}),
+        TopicSpec(ticks_topic(settings), keyed, r, {**isr, "retention.ms": str(3600_000)}),
         TopicSpec(k.deadletter_topic, 1, r, days(30)),
         TopicSpec(deliveries_topic(settings), keyed, r, days(30)),
         # Recovery commands keyed by host (each agent reads its host's partition alone; a
@@ -99,12 +131,18 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
 async def ensure_topics(settings: Settings) -> list[str]:
     """Create the topics of :func:`topic_specs` that are missing; returns the names created.
 
-    Raises KafkaError (or a subclass) when the broker does not answer or refuses.
+    The replication factor is resolved here, once, from the brokers the cluster's
+    metadata lists (:func:`resolve_replication`) and remembered for
+    :func:`replication_factor`. Raises KafkaError (or a subclass) when the broker does
+    not answer or refuses, ConfigError when ``[kafka] replication`` exceeds the brokers.
     """
-    specs = topic_specs(settings)
     admin = AIOKafkaAdminClient(**kafka_client_options(settings))
     await admin.start()
     try:
+        brokers = len((await admin.describe_cluster())["brokers"])
+        r = resolve_replication(settings.kafka.replication, brokers, settings.kafka.bootstrap)
+        _resolved[settings.kafka.bootstrap] = r
+        specs = topic_specs(settings, r)
         existing = set(await admin.list_topics())
         missing = [s for s in specs if s.name not in existing]
         if missing:
@@ -118,6 +156,31 @@ async def ensure_topics(settings: Settings) -> list[str]:
         return [s.name for s in missing]
     finally:
         await admin.close()
+
+
+_resolved: dict[str, int] = {}  # bootstrap -> the factor ensure_topics resolved there
+
+
+def replication_factor(settings: Settings) -> int:
+    """The replication factor of ``settings``' topics, for clients that create topics of
+    their own (the stream workers' Faust app: its changelog topic): ``[kafka]
+    replication`` when set, else the value :func:`ensure_topics` resolved in this
+    process, else resolved now from the cluster's metadata (a blocking request)."""
+    k = settings.kafka
+    if k.replication > 0:
+        return k.replication
+    if k.bootstrap not in _resolved:
+
+        async def count() -> int:
+            admin = AIOKafkaAdminClient(**kafka_client_options(settings))
+            await admin.start()
+            try:
+                return len((await admin.describe_cluster())["brokers"])
+            finally:
+                await admin.close()
+
+        _resolved[k.bootstrap] = resolve_replication(0, run_sync(count))
+    return _resolved[k.bootstrap]
 
 
 async def all_partitions(consumer: AIOKafkaConsumer, topic: str) -> list[TopicPartition]:

@@ -41,7 +41,7 @@ from gamsi.streams.worker import (
     judge_batch,
     run_ticks,
 )
-from gamsi.topics import ticks_topic
+from gamsi.topics import replication_factor, ticks_topic
 
 log = logging.getLogger(__name__)
 
@@ -125,11 +125,12 @@ def create_app(
         store="memory://",
         web_enabled=False,
         topic_partitions=k.partitions,
-        topic_replication_factor=k.replication,
+        topic_replication_factor=replication_factor(settings),  # as Gamsi's own topics
         consumer_auto_offset_reset="earliest",
         processing_guarantee="at_least_once",
         table_standby_replicas=0,
         producer_linger_ms=0,
+        producer_acks=-1,  # acks=all: on every in-sync replica (faust's default, kept explicit)
         broker_session_timeout=settings.streams.session_timeout,
         broker_heartbeat_interval=min(3.0, settings.streams.session_timeout / 3),
         datadir=str(datadir),

@@ -17,10 +17,14 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from gamsi.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from gamsi.kafka_cluster import LocalCluster
 
 TEST_PORT = int(os.environ.get("GAMSI_TEST_KAFKA_PORT", "39092"))
 
@@ -29,6 +33,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "tests/integration" in str(item.path).replace(os.sep, "/"):
             item.add_marker(pytest.mark.integration)
+        if "kafka_cluster" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.cluster)
 
 
 @pytest.fixture(scope="session")
@@ -41,6 +47,18 @@ def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
     with throwaway_broker(tmp_path_factory.mktemp("kafka-data"), TEST_PORT) as bootstrap:
         yield bootstrap
+
+
+@pytest.fixture(scope="session")
+def kafka_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
+    """A 3-node KRaft cluster of this test session (gamsi.kafka_cluster), started by the
+    first test that asks for it: client ports GAMSI_TEST_CLUSTER_PORT (default 39500),
+    +2, +4; controllers one above each. Tests using it are marked ``cluster``."""
+    from gamsi.kafka_cluster import throwaway_cluster
+
+    port = int(os.environ.get("GAMSI_TEST_CLUSTER_PORT", "39500"))
+    with throwaway_cluster(tmp_path_factory.mktemp("kafka-cluster"), port, nodes=3) as cluster:
+        yield cluster
 
 
 @pytest.fixture(scope="session")
