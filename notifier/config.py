@@ -17,10 +17,28 @@ from gamsi.files import read_secret_file
 class NotifierSettings:
     """The notifier: where events are delivered, and how they are grouped and retried."""
 
-    group_id: str = opt("gamsi-notifier", "Consumer group of the notifier on the events topic.")
+    group_id: str = opt(
+        "gamsi-notifier",
+        "Consumer group of the notifier on the events topic. Notifiers with the same group "
+        "share the topic's partitions and take over each other's (docs/notifications.md, "
+        '"Several notifiers").',
+    )
     ack_port: int = opt(
         8125,
-        "Port of the acknowledgement API (POST /ack/<event_id>) on 127.0.0.1; 0 turns it off.",
+        "Port of the acknowledgement API (POST /ack/<event_id>) and of /metrics and /health, "
+        "on 127.0.0.1; 0 turns it off. A second notifier on the same machine needs another "
+        "port (or 0).",
+    )
+    session_timeout: float = opt(
+        10.0,
+        "Seconds after which a notifier that stopped heartbeating (crashed, killed, cut off) "
+        "loses its events partitions to the other notifiers of its group; they then notify "
+        "for those hosts. Heartbeats go every third of it; 6 to 1800 (the broker's bounds).",
+    )
+    ledger_keep: float = opt(
+        86400.0,
+        "Seconds the ledger keeps the idempotency markers (sent, pending) of a problem after "
+        "it closed; never less than twice the longest group window plus the retry time.",
     )
     api_token: str = opt(
         "",
@@ -97,6 +115,16 @@ class NotifierSettings:
         for key in ("selfwatch_interval", "selfwatch_after", "selfwatch_lag"):
             if not getattr(self, key) >= 0:
                 raise ConfigError(f"[notifier] {key}: expected 0 or more, got {getattr(self, key)}")
+        if not 6.0 <= self.session_timeout <= 1800.0:
+            raise ConfigError(
+                f"[notifier] session_timeout: expected seconds from 6 to 1800 (the broker's "
+                f"group.min/max.session.timeout.ms), "
+                f"got {self.session_timeout}"
+            )
+        if not self.ledger_keep > 0:
+            raise ConfigError(
+                f"[notifier] ledger_keep: expected seconds > 0, got {self.ledger_keep}"
+            )
         if not self.selfwatch_kafka_after > 0:
             raise ConfigError(
                 f"[notifier] selfwatch_kafka_after: expected seconds > 0, "

@@ -5,8 +5,11 @@ anything, and Kafka is the one durable store every Gamsi process already has.
 The ledger is a key/value map (``sent:<key>``, ``pending:<key>``,
 ``thread:<key>``, ``problem:<key>`` — open problems and who was told about them —
 and ``held:<occurrence>`` — recoveries held back by maintenance) written with
-``acks=all`` *before* the consumer commits its offset, and read back whole at
-start. Compaction keeps the latest value per key; a ``None`` value is a tombstone.
+``acks=all`` *before* the consumer commits its offset, and read back whole on every
+partition assignment (several notifiers share one ledger: the one taking over a
+partition reads what the previous owner wrote). Compaction keeps the latest value
+per key; a ``None`` value is a tombstone, which is how markers no crash can need any
+more are removed (:mod:`gamsi.notifier.prune`).
 
 :class:`MemoryLedger` is the same map without Kafka, for the pure pipeline's unit
 tests; the service uses :class:`KafkaLedger`.
@@ -100,8 +103,12 @@ class KafkaLedger(MemoryLedger):
         self.topic = settings.notifier.ledger_topic
 
     async def load(self) -> int:
-        """Read the topic from the beginning to its current end; returns the records read."""
-        count = await read_map(self._settings, self.topic, self.data)
+        """Read the topic from the beginning to its current end, replacing what is in
+        memory (what another notifier wrote since is in it); returns the records read.
+        Raises KafkaError when the broker does not answer."""
+        fresh: dict[str, dict[str, Any]] = {}
+        count = await read_map(self._settings, self.topic, fresh)
+        self.data = fresh
         log.info("ledger %s: %d records, %d keys", self.topic, count, len(self.data))
         return count
 

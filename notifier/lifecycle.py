@@ -24,6 +24,7 @@ A recovery that maintenance held back for a contact that was told is a
 from __future__ import annotations
 
 import logging
+from collections.abc import Container
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -51,6 +52,9 @@ class Problem:
     escalated: dict[str, int] = field(default_factory=dict)
     told: dict[Told, bool] | None = field(default_factory=dict)
     muted: list[str] = field(default_factory=list)
+    partition: int = -1
+    """The events partition its last event came from (-1: unknown, saved before it was
+    kept); its owner acts on its timers (:mod:`gamsi.notifier.ownership`)."""
 
     @property
     def opened_by(self) -> str:
@@ -89,6 +93,8 @@ class Held:
     acked_by: str = ""
     note: str = ""
     """What held it (``maintenance NAME``, ``silence ... by ...: comment``), for the message."""
+    partition: int = -1
+    """Its problem's events partition (:attr:`Problem.partition`)."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -97,13 +103,15 @@ class Held:
             "owed": [list(t) for t in self.owed],
             "acked_by": self.acked_by,
             "note": self.note,
+            "partition": self.partition,
         }
 
     @classmethod
     def from_json(cls, body: dict[str, Any]) -> Held:
         owed = [(str(a), str(b), str(c), str(d)) for a, b, c, d in body["owed"]]
         event = SeverityEvent(**body["event"])
-        return cls(body["occurrence"], event, owed, body["acked_by"], str(body.get("note", "")))
+        note, partition = str(body.get("note", "")), int(body.get("partition", -1))
+        return cls(body["occurrence"], event, owed, body["acked_by"], note, partition)
 
 
 class ProblemBook:
@@ -241,7 +249,8 @@ class ProblemBook:
         """Keep ``event`` (a recovery) for ``owed`` until the mute (``note`` says which)
         lets it go out."""
         held = self.held.setdefault(
-            problem.occurrence, Held(problem.occurrence, event, [], problem.acked_by, note)
+            problem.occurrence,
+            Held(problem.occurrence, event, [], problem.acked_by, note, problem.partition),
         )
         held.owed += [t for t in owed if t not in held.owed]
         self.dirty.add(f"held:{held.occurrence}")
@@ -252,15 +261,30 @@ class ProblemBook:
 
     # -- persistence --------------------------------------------------------------
 
-    def take_dirty(self) -> dict[str, dict[str, Any] | None]:
-        """Changed entries as ledger values (None = gone), and forget they changed."""
+    def take_dirty(self, waiting: Container[str] = ()) -> dict[str, dict[str, Any] | None]:
+        """Changed entries as ledger values (None = gone), and forget they changed.
+
+        Entries of a problem key in ``waiting`` (a message about it still waits to be
+        sent) stay dirty: the ledger gets them with the message's ``sent`` marker, so
+        that a notifier killed before the send (or taking over after it) finds the
+        problem as it was and sends the message again — not a closed problem whose
+        recovery nobody sends, nor an escalation step marked as fired that never went out.
+        """
         out: dict[str, dict[str, Any] | None] = {}
-        for name in self.dirty:
+        for name in list(self.dirty):
             kind, _, key = name.partition(":")
+            if (key if kind == "problem" else key.rpartition("#")[0]) in waiting:
+                continue
             entry = (self.problems if kind == "problem" else self.held).get(key)
             out[name] = entry.to_json() if entry else None
-        self.dirty.clear()
+            self.dirty.discard(name)
         return out
+
+    def clear(self) -> None:
+        """Forget every problem and held recovery (the ledger keeps them)."""
+        self.problems.clear()
+        self.held.clear()
+        self.dirty.clear()
 
     def load(self, name: str, body: dict[str, Any]) -> None:
         """One ledger entry (``problem:<key>`` or ``held:<occurrence>``) read at start."""

@@ -44,6 +44,12 @@ MAX_SPLIT_SENDS = 64
 """Sends at most, per message, to find the members a permanent failure comes from."""
 
 
+def marker(d: Delivery, now: float, **fields: Any) -> dict[str, Any]:
+    """A ledger marker of ``d`` (``sent:``/``pending:``): ``fields``, its time and its
+    problem key, by which :mod:`gamsi.notifier.prune` knows when it may go."""
+    return {**fields, "ts": now, "p": problem_key(d.event)}
+
+
 def message_key(deliveries: list[Delivery]) -> str:
     """The idempotency key of a message covering exactly ``deliveries``.
 
@@ -218,7 +224,7 @@ class Outbox:
     ) -> Outcome:
         key = message_key(ds)
         await self.ledger.put_many(
-            {f"pending:{d.key}": {"n": [*uncertain.get(d.key, []), key]} for d in ds}
+            {f"pending:{d.key}": marker(d, now, n=[*uncertain.get(d.key, []), key]) for d in ds}
         )
         for d in ds:
             uncertain.setdefault(d.key, []).append(key)
@@ -294,7 +300,7 @@ class Outbox:
 
     def _done(self, ds: list[Delivery], result: str, ref: str, now: float) -> None:
         for d in ds:
-            self.writes[f"sent:{d.key}"] = {"r": result, "ref": ref, "ts": now}
+            self.writes[f"sent:{d.key}"] = marker(d, now, r=result, ref=ref)
             self.writes[f"pending:{d.key}"] = None
             if d.kind == "recover":
                 self.writes[f"thread:{d.thread_key}"] = None

@@ -33,12 +33,14 @@ from typing import Any
 
 from gamsi.notifier.channels import Channel
 from gamsi.notifier.channels.console import ConsoleChannel
-from gamsi.notifier.deliveries import Delivery, DeliverySink, Told, thread_key
+from gamsi.notifier.deliveries import Delivery, DeliverySink, Told, problem_key, thread_key
 from gamsi.notifier.group import Group, Grouper
 from gamsi.notifier.ledger import Ledger
 from gamsi.notifier.lifecycle import Problem, ProblemBook
 from gamsi.notifier.mute import Mute, muted_by
-from gamsi.notifier.outbox import Outbox
+from gamsi.notifier.outbox import Outbox, marker
+from gamsi.notifier.ownership import Ownership
+from gamsi.notifier.prune import PRUNE_EVERY, expired, min_keep
 from gamsi.notifier.remediation import RemediationNotes
 from gamsi.notifier.retry import RateLimiter, RetryPolicy, Sleep
 from gamsi.notifier.route import (
@@ -63,6 +65,8 @@ class PipelineOptions:
     storm_window: float = 0.1
     dashboard_url: str = ""
     policy: RetryPolicy = field(default_factory=RetryPolicy)
+    ledger_keep: float = 86400.0
+    """Seconds a closed problem's ledger markers are kept (at least :func:`min_keep`)."""
 
 
 class Pipeline:
@@ -92,9 +96,12 @@ class Pipeline:
         )  # fmt: skip
         self._outstanding: Counter[Any] = Counter()
         self._finished: list[Any] = []
-        for prefix in ("problem:", "held:"):
-            for key, body in ledger.items(prefix):
-                self.book.load(key, body)
+        self._waiting: Counter[str] = Counter()  # problem keys of buffered deliveries
+        self._acks: dict[tuple[str, str], dict[str, Any]] = {}  # every ack seen, latest
+        self._next_prune = 0.0
+        self.ownership = Ownership()
+        """The events partitions this notifier acts for (:mod:`.ownership`)."""
+        self.take_over(None, 1)
         self.notes = RemediationNotes()
         self.outbox.remediation = self.notes.line
         self.silences = SilenceBook()
@@ -106,14 +113,17 @@ class Pipeline:
 
     # -- intake -------------------------------------------------------------------
 
-    def accept(self, event: SeverityEvent, ref: Any, now: float) -> None:
-        """Route one event and buffer its deliveries; ``ref`` is reported done once all went out."""
+    def accept(self, event: SeverityEvent, ref: Any, now: float, partition: int = -1) -> None:
+        """Route one event and buffer its deliveries; ``ref`` is reported done once all went
+        out. ``partition``: the events partition it came from (-1: unknown)."""
         self.notes.seen(event)
         problem = self.book.find(event)
         if problem is not None and not event.item and problem.event.item:
             event = replace(event, item=problem.event.item)  # an old worker's policy recovery
         deliveries = self._deliveries(event, problem, now)
         current = self.book.apply(event, now)
+        if current is not None and partition >= 0:
+            current.partition = partition
         window = self.muted(event, now)
         owed: list[Told] = []
         for d in deliveries:
@@ -171,8 +181,42 @@ class Pipeline:
 
     def acknowledge(self, ack: dict[str, Any]) -> bool:
         """Apply an ack record (:func:`gamsi.notifier.ack.parse_ack`); True if it named an
-        open problem."""
+        open problem of this notifier. Every ack is kept (the latest per occurrence) and
+        applied again to the problems a rebalance brings (:meth:`take_over`)."""
+        occurrence = (str(ack.get("problem", "")), str(ack.get("opened") or ack.get("event_id")))
+        self._acks[occurrence] = ack
         return self.book.acknowledge(ack) is not None
+
+    def take_over(self, owned: set[int] | None, partitions: int) -> None:
+        """Act for the events partitions ``owned`` (None: all) of ``partitions``: the open
+        problems and held recoveries of those partitions, as the ledger (read again to
+        its end by the service) has them, with every ack seen applied again. Their
+        follow-ups are due from their saved times (``first_at``), not from now."""
+        self.ownership.assign(owned, partitions)
+        self.book.clear()
+        for prefix in ("problem:", "held:"):
+            for key, body in self.ledger.items(prefix):
+                self.book.load(key, body)
+        book, owns = self.book, self.ownership.owns
+        book.problems = {k: p for k, p in book.problems.items() if owns(p.event.host, p.partition)}
+        book.held = {k: h for k, h in book.held.items() if owns(h.event.host, h.partition)}
+        for ack in self._acks.values():
+            book.acknowledge(ack)
+
+    def prune(self, now: float) -> list[str]:
+        """Tombstone the idempotency markers no crash or failover can need any more
+        (:mod:`gamsi.notifier.prune`); returns their keys."""
+        windows = [self.options.storm_window, self.config.group_window or 0.0]
+        windows += [r.group_window or 0.0 for r in self.config.routes]
+        keep = max(self.options.ledger_keep, min_keep(windows, self.options.policy))
+        live = {k.removeprefix("problem:") for k, _ in self.ledger.items("problem:")}
+        live |= {v["occurrence"].rpartition("#")[0] for _, v in self.ledger.items("held:")}
+        live |= {*self.book.problems, *(h.rpartition("#")[0] for h in self.book.held)}
+        live |= set(self._waiting)
+        markers = self.ledger.items("sent:") + self.ledger.items("pending:")
+        gone = expired(markers, live, now, keep, self.ownership.owns)
+        self.outbox.writes.update(dict.fromkeys(gone))
+        return gone
 
     def remediation(self, row: Any, now: float) -> int:
         """A remediator row: noted for the recovery notice; a failed run escalates the
@@ -180,19 +224,24 @@ class Pipeline:
         count = 0
         for d in self.notes.apply(self.config, self.book, row, now):
             problem = self.book.find(d.event)
-            if problem is not None:
+            if problem is not None and self.ownership.owns(problem.event.host, problem.partition):
                 count += self._follow_up(problem, d, self.muted(d.event, now), now)
         return count
 
     def tick(self, now: float) -> int:
         """Buffer the follow-ups and held recoveries due now; returns how many were buffered."""
-        count = 0
+        count, owns = 0, self.ownership.owns
+        if now >= self._next_prune:
+            self._next_prune = now + PRUNE_EVERY
+            self.prune(now)
         for problem in list(self.book.problems.values()):
+            if not owns(problem.event.host, problem.partition):
+                continue  # another notifier's (a rebalance moved it)
             window = self.muted(problem.event, now)
             for d in self.book.due(self.config, problem, now, mark=window is None):
                 count += self._follow_up(problem, d, window, now)
         for held in list(self.book.held.values()):
-            if self.muted(held.event, now) is None:
+            if owns(held.event.host, held.partition) and self.muted(held.event, now) is None:
                 for d in to_told(self.config, held.event, held.owed):
                     if not self.outbox.was_sent(d):
                         self.outbox.acked[d.key] = held.acked_by
@@ -223,6 +272,8 @@ class Pipeline:
         if window is None:
             window = self.options.storm_window
         added = self.grouper.add(d, ref, now, window)
+        if added:
+            self._waiting[problem_key(d.event)] += 1
         if ref is not None:
             self._outstanding[ref] += 1
         return int(added)
@@ -240,8 +291,11 @@ class Pipeline:
             first = (g.deliveries or g.superseded)[0]
             by_contact.setdefault((first.contact.channel, first.contact.to), []).append(g)
         await asyncio.gather(*(self._send_in_order(gs, now) for gs in by_contact.values()))
+        for d in (d for g in groups for d in (*g.deliveries, *g.superseded)):
+            self._waiting[problem_key(d.event)] -= 1
+        self._waiting = +self._waiting  # drop the zeros
         out = self.outbox
-        out.writes.update(self.book.take_dirty())
+        out.writes.update(self.book.take_dirty(self._waiting))
         writes, out.writes = out.writes, {}
         await self.ledger.put_many(writes)
         if out.records:
@@ -270,7 +324,7 @@ class Pipeline:
         (gamsi.notifier.group): marked done so a replay does not send them, logged."""
         out = self.outbox
         for d in ds:
-            out.writes[f"sent:{d.key}"] = {"r": "superseded", "ref": "", "ts": now}
+            out.writes[f"sent:{d.key}"] = marker(d, now, r="superseded", ref="")
             out.writes[f"pending:{d.key}"] = None
             out.record(d, "deduplicated", 0, "superseded by a later transition in its window", now)
             for pending in (out.unconfirmed, out.acked, out.held_by):

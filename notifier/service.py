@@ -13,22 +13,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import socket
-import time
 from collections import Counter
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
-from aiokafka.structs import OffsetAndMetadata
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
 
-from gamsi.deadletter import deliver, kafka_sender, screen
-from gamsi.kafka_auth import kafka_client_options
+from gamsi.deadletter import screen
+from gamsi.kafka_auth import kafka_client_options, producer_options
 from gamsi.metrics import SelfReport
 from gamsi.notifier.ack import parse_ack
 from gamsi.notifier.ack_api import start_ack_api
 from gamsi.notifier.channels import Channel, load_channel_types
 from gamsi.notifier.channels.console import ConsoleChannel
 from gamsi.notifier.channels.slack import SlackChannel
+from gamsi.notifier.consume import COUNTS, Handover, accept_record, consume
 from gamsi.notifier.deliveries import encode_delivery
 from gamsi.notifier.ledger import KafkaLedger
 from gamsi.notifier.options import get_int
@@ -39,15 +37,16 @@ from gamsi.notifier.routing import RoutingConfig, default_routing, load_routing
 from gamsi.notifier.secrets import SecretError, Secrets
 from gamsi.notifier.selfwatch import start_selfwatch
 from gamsi.notifier.silence_store import start_following
-from gamsi.schemas.codec import decode_severity_event
-from gamsi.schemas.records import DeadLetter
 from gamsi.settings import ConfigError, Settings
 from gamsi.topics import ensure_topics, read_compacted
 
 log = logging.getLogger(__name__)
+REBALANCE_TIMEOUT = 60.0
+"""Seconds the group waits for a member in a rebalance (it sends what waits in storm
+windows before it gives its partitions up); a member that dies is noticed within the
+session timeout."""
 LIMIT_KEYS = {"rate", "burst"}
-COUNTS: Counter[str] = Counter()
-"""Events this process consumed (``events``), for its /metrics."""
+__all__ = ["COUNTS", "accept_record", "build_channels", "checked_config", "run_notifier"]
 
 
 def load_config(settings: Settings) -> RoutingConfig:
@@ -117,35 +116,6 @@ class KafkaSink:
         await asyncio.gather(*futures)
 
 
-class _Offsets:
-    """Which offset each partition may commit: below the oldest record still in flight."""
-
-    def __init__(self) -> None:
-        self.inflight: dict[TopicPartition, set[int]] = {}
-        self.seen: dict[TopicPartition, int] = {}
-        self.committed: dict[TopicPartition, int] = {}
-
-    def start(self, tp: TopicPartition, offset: int) -> None:
-        self.seen[tp] = max(self.seen.get(tp, -1), offset)
-        self.inflight.setdefault(tp, set()).add(offset)
-
-    def skip(self, tp: TopicPartition, offset: int) -> None:
-        self.seen[tp] = max(self.seen.get(tp, -1), offset)
-
-    def finish(self, ref: tuple[TopicPartition, int]) -> None:
-        self.inflight.get(ref[0], set()).discard(ref[1])
-
-    def to_commit(self) -> dict[TopicPartition, OffsetAndMetadata]:
-        out = {}
-        for tp, last in self.seen.items():
-            pending = self.inflight.get(tp)
-            offset = min(pending) if pending else last + 1
-            if self.committed.get(tp) != offset:
-                out[tp] = OffsetAndMetadata(offset, "")
-                self.committed[tp] = offset
-        return out
-
-
 def _apply_ack(record: ConsumerRecord[bytes, bytes], pipeline: Pipeline) -> bool:
     """Apply one record of the acks topic; never raises (a bad ack is logged and skipped:
     no record may stop the notifier). Returns whether it changed a problem."""
@@ -193,18 +163,19 @@ async def run_notifier(
     log.info("routing from %s", config.source)
     channels, limiters = build_channels(config, settings, secrets)
     await ensure_topics(settings)
-    producer = AIOKafkaProducer(
-        **kafka_client_options(settings), acks="all", enable_idempotence=True
-    )
+    producer = AIOKafkaProducer(**producer_options(settings))
     acks = AIOKafkaConsumer(
         **kafka_client_options(settings), group_id=None, enable_auto_commit=False
     )
     consumer = AIOKafkaConsumer(
-        settings.kafka.events_topic,
         **kafka_client_options(settings),
         group_id=n.group_id,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
+        session_timeout_ms=int(n.session_timeout * 1000),
+        heartbeat_interval_ms=int(n.session_timeout * 1000 / 3),
+        # a member may take this long in a rebalance callback (sending what waits)
+        rebalance_timeout_ms=int(max(n.session_timeout, REBALANCE_TIMEOUT) * 1000),
     )
     follower: asyncio.Task[None] | None = None
     remedies: asyncio.Task[None] | None = None
@@ -216,15 +187,16 @@ async def run_notifier(
     try:
         await report.start()
         api = await start_ack_api(settings, report)
-        ledger = KafkaLedger(settings, producer)
-        await ledger.load()
+        ledger = KafkaLedger(settings, producer)  # read on each partition assignment
         options = PipelineOptions(
             storm_window=n.storm_window,
             dashboard_url=n.dashboard_url,
             policy=RetryPolicy(attempts=n.retry_attempts, first_delay=n.retry_delay),
+            ledger_keep=n.ledger_keep,
         )
         sink = KafkaSink(producer, n.delivery_topic)
         pipeline = Pipeline(config, channels, limiters, ledger, sink, options)
+        pipeline.ownership.revoke()  # nothing is this notifier's before the first assignment
         await acks.start()
         await _replay_acks(acks, n.acks_topic, pipeline)
         follower = asyncio.create_task(_follow_acks(acks, pipeline))
@@ -232,9 +204,12 @@ async def run_notifier(
         # the silences in force apply from the first event on
         silenced = await start_following(settings, pipeline.silences)
         watcher = start_selfwatch(settings, report, pipeline, sink, consumer, COUNTS, stop)
+        topic = settings.kafka.events_topic
+        handover = Handover(consumer, pipeline, ledger, topic, settings.kafka.partitions)
+        consumer.subscribe([topic], listener=handover)
         await consumer.start()
         try:
-            await _consume(settings, consumer, producer, pipeline, stop)
+            await consume(settings, consumer, producer, pipeline, handover, stop)
         finally:
             await consumer.stop()
     finally:
@@ -252,56 +227,3 @@ async def run_notifier(
             await channel.close()
         for handler in logging.getLogger().handlers:
             handler.removeFilter(redact)
-
-
-async def _consume(
-    settings: Settings,
-    consumer: AIOKafkaConsumer,
-    producer: AIOKafkaProducer,
-    pipeline: Pipeline,
-    stop: asyncio.Event,
-) -> None:
-    n = settings.notifier
-    offsets = _Offsets()
-    worker = f"notifier@{socket.gethostname()}"
-    next_tick = time.time() + n.tick_interval
-    log.info("notifier consuming %s as %s", settings.kafka.events_topic, n.group_id)
-    while not stop.is_set():
-        now = time.time()
-        due = pipeline.next_due()
-        wait = n.tick_interval if due is None else min(n.tick_interval, max(0.0, due - now))
-        batch = await consumer.getmany(timeout_ms=int(wait * 1000), max_records=1000)
-        now = time.time()
-        for tp, records in batch.items():
-            for record in records:
-                letter = accept_record(pipeline, record, now, worker)
-                if letter is not None:
-                    await deliver(kafka_sender(producer, settings.kafka.deadletter_topic), letter)
-                    offsets.skip(tp, record.offset)
-                    continue
-                offsets.start(tp, record.offset)
-        if now >= next_tick:
-            pipeline.tick(now)
-            next_tick = now + n.tick_interval
-        for ref in await pipeline.flush(time.time(), everything=stop.is_set()):
-            offsets.finish(ref)
-        commit = offsets.to_commit()
-        if commit:
-            await consumer.commit(commit)
-    for ref in await pipeline.flush(time.time(), everything=True):
-        offsets.finish(ref)
-    commit = offsets.to_commit()
-    if commit:
-        await consumer.commit(commit)
-
-
-def accept_record(pipeline: Pipeline, record: Any, now: float, worker: str) -> DeadLetter | None:
-    """Decode one consumed event (types and ranges) and hand it to the pipeline; any
-    failure of either becomes its dead letter (gamsi.deadletter.screen). Never raises."""
-    ref = (TopicPartition(record.topic, record.partition), record.offset)
-    COUNTS["events"] += 1
-
-    def handle(value: bytes) -> None:
-        pipeline.accept(decode_severity_event(value), ref, now)
-
-    return screen(record, handle, worker)[1]
