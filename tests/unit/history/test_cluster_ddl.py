@@ -228,3 +228,9 @@ def test_create_cluster_schema_adds_only_missing_columns_and_stale_ttls() -> Non
         "MODIFY TTL minute + INTERVAL 400 DAY",
     ]
     assert missing_columns(CLUSTER, {"remediations_local": every, "remediations": every}) == []
+
+
+def test_docs_show_the_ddl_gamsi_runs() -> None:
+    doc = (Path(__file__).resolve().parents[3] / "docs" / "history.md").read_text()
+    statements = ";\n\n".join(cluster_ddl(CLUSTER, 30, 400)) + ";"
+    assert f"```sql\n{statements}\n```" in doc, "docs/history.md, 'The DDL Gamsi runs'"
