@@ -22,8 +22,9 @@ import asyncio
 import logging
 import time
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
+from aiokafka.errors import CommitFailedError
 from clickhouse_connect.driver.client import Client
 
 from gamsi.deadletter import deliver, kafka_sender, screen
@@ -55,6 +56,8 @@ class HistoryWriter:
         self.producer = producer
         self.buffer = Buffer()
         self.first_buffered: float | None = None
+        self.pending: dict[TopicPartition, int] = {}
+        """Per partition, the offset after the last record taken (stored at the next flush)."""
         self.lock = asyncio.Lock()
         self.rows_written = 0
         self.dead_letters = 0
@@ -91,6 +94,7 @@ class HistoryWriter:
         letter = self.ingest(record)
         if letter is not None:
             await self.dead_letter(letter)
+        self.pending[TopicPartition(record.topic, record.partition)] = record.offset + 1
 
     def ingest(self, record: ConsumerRecord) -> DeadLetter | None:
         """Decode and buffer one record (all or nothing); any failure → its dead letter."""
@@ -141,7 +145,25 @@ class HistoryWriter:
                     self.rows_written += len(columns)
                     columns.clear()
             self.first_buffered = None
-            await self.consumer.commit()
+            await self._commit()
+
+    async def _commit(self) -> None:
+        """Commit the offsets after the records taken (now stored), not the consumer's
+        positions: a rebalance callback may flush while a fetched batch is only partly
+        taken, and the rest must be read again, not skipped. Partitions no longer assigned
+        are left to their new owner, which re-reads them (at least once); so is everything
+        when the group moved on meanwhile (CommitFailedError: logged, not fatal)."""
+        offsets, self.pending = self.pending, {}
+        assigned = self.consumer.assignment()
+        mine = {tp: offset for tp, offset in offsets.items() if tp in assigned}
+        if not mine:
+            return
+        try:
+            await self.consumer.commit(mine)
+        except CommitFailedError as exc:
+            log.warning(
+                "offsets not committed, the group rebalanced (re-read by the owner): %s", exc
+            )
 
     def _insert(self, columns: Columns) -> None:
         self.client.insert(
@@ -159,7 +181,7 @@ class FlushOnRevoke(ConsumerRebalanceListener):
         self.writer: HistoryWriter | None = None
 
     async def on_partitions_revoked(self, revoked: object) -> None:
-        if self.writer is not None and len(self.writer.buffer):
+        if self.writer is not None and (len(self.writer.buffer) or self.writer.pending):
             await self.writer.flush()
 
     async def on_partitions_assigned(self, assigned: object) -> None:
