@@ -33,6 +33,7 @@ from gamsi.settings import Settings
 from gamsi.streams.limits import Limits
 from gamsi.streams.metrics import install as install_metrics
 from gamsi.streams.transport import TunedApp
+from gamsi.streams.workdir import claim as claim_workdir
 from gamsi.streams.worker import (
     COUNTERS,
     HostsByPartition,
@@ -116,14 +117,15 @@ def create_app(
     holder = EngineHolder(engine or configured_engine(settings))
     k = settings.kafka
     worker_name = f"{socket.gethostname()}:{os.getpid()}"
-    datadir = settings.data_dir / "faust"
-    datadir.mkdir(parents=True, exist_ok=True)
+    workdir = claim_workdir(settings.data_dir / "faust")  # one per worker on a host
     app = TunedApp(  # a consumer that never waits 1.5 s for a quiet partition (transport.py)
         settings.streams.app_id,
         broker=[f"kafka://{b.strip()}" for b in k.bootstrap.split(",")],
         broker_credentials=faust_credentials(settings),  # TLS and SASL as configured
         store="memory://",
         web_enabled=False,
+        # names this process in the group's member list (kafka-consumer-groups --describe)
+        broker_client_id=f"gamsi-streams-{socket.gethostname()}-{os.getpid()}",
         topic_partitions=k.partitions,
         topic_replication_factor=replication_factor(settings),  # as Gamsi's own topics
         consumer_auto_offset_reset="earliest",
@@ -133,7 +135,7 @@ def create_app(
         producer_acks=-1,  # acks=all: on every in-sync replica (faust's default, kept explicit)
         broker_session_timeout=settings.streams.session_timeout,
         broker_heartbeat_interval=min(3.0, settings.streams.session_timeout / 3),
-        datadir=str(datadir),
+        datadir=str(workdir.path),
     )
     metrics = app.topic(
         k.metrics_topic, key_serializer="raw", value_serializer="raw", partitions=k.partitions
@@ -179,6 +181,18 @@ def create_app(
         return committed.get(TP(k.metrics_topic, partition))
 
     watching = Watching(PIPELINE_GAP_TICKS * settings.streams.tick_interval, highwater, done)
+    owned: set[int] = set()  # the metrics partitions of this worker's current assignment
+
+    @app.on_partitions_assigned.connect
+    async def on_assigned(sender: Any, assigned: set[TP], **kwargs: Any) -> None:
+        """Called before the assigned partitions are resumed: a partition this worker did
+        not own until now is judged for silence only once it has caught up (docs/rules.md)."""
+        now = {tp.partition for tp in assigned if tp.topic == k.metrics_topic}
+        for partition in owned ^ now:  # lost or new: this process's figures are stale
+            judged_up_to.pop(partition, None)
+        watching.forget(now - owned)
+        owned.clear()
+        owned.update(now)
 
     async def emit(host: str, transitions: list[SeverityEvent]) -> None:
         key = host.encode()
@@ -239,5 +253,6 @@ def create_app(
 
     install_metrics(app, settings, judged_up_to)  # /metrics and /health (docs/operations.md)
     app.gamsi_engine = holder  # type: ignore[attr-defined]
+    app.gamsi_workdir = workdir  # type: ignore[attr-defined] # its lock lives with the app
     app.gamsi_counters = COUNTERS  # type: ignore[attr-defined]
     return app

@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, MutableMapping
+from collections.abc import Callable, Iterable, Iterator, MutableMapping
 from typing import Any
 
 import orjson
@@ -237,3 +237,11 @@ class Watching:
             return False
         done = self.done(partition)
         return previous is not None and done is not None and done >= previous
+
+    def forget(self, partitions: Iterable[int]) -> None:
+        """``partitions`` were assigned to this worker anew (a rebalance, a failover): what
+        this process saw of them while it owned them before is no evidence, so the next
+        tick on each cannot watch, and the one after watches only once the partition has
+        caught up with the end offset seen at that first tick (docs/rules.md)."""
+        for partition in partitions:
+            self._previous.pop(partition, None)
