@@ -6,9 +6,9 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
-from typing import Any, NamedTuple
+from typing import Any
 
-from aiokafka import TopicPartition
+from aiokafka import ConsumerRecord, TopicPartition
 from aiokafka.errors import CommitFailedError
 
 from gamsi.history.writer import FlushOnRevoke, HistoryWriter
@@ -20,12 +20,9 @@ SETTINGS = load_settings(environ={})
 METRICS = SETTINGS.kafka.metrics_topic
 
 
-class Record(NamedTuple):
-    topic: str
-    partition: int
-    offset: int
-    key: bytes | None
-    value: bytes | None
+def _record(topic: str, partition: int, offset: int, key: bytes | None, value: bytes) -> Any:
+    """A fetched record as aiokafka hands it over."""
+    return ConsumerRecord(topic, partition, offset, 0, 0, key, value, None, 0, len(value), ())
 
 
 class Store:
@@ -71,7 +68,7 @@ def test_commits_the_offsets_after_the_records_taken_of_assigned_partitions() ->
 
     async def scenario() -> None:
         for partition, offset in ((0, 4), (1, 9), (0, 5)):
-            await writer.take(Record(METRICS, partition, offset, None, _batch(offset)))
+            await writer.take(_record(METRICS, partition, offset, None, _batch(offset)))
         await writer.flush()  # p1 moved to another writer meanwhile: its owner re-reads it
         await writer.flush()  # nothing new: nothing committed again
 
@@ -89,8 +86,8 @@ def test_a_revoke_flushes_and_commits_before_the_partitions_move() -> None:
 
     async def scenario() -> None:
         assert listener.writer is not None
-        await listener.writer.take(Record(METRICS, 0, 0, None, _batch(1)))
-        await listener.writer.take(Record(METRICS, 0, 1, None, b"{not json"))  # dead letter
+        await listener.writer.take(_record(METRICS, 0, 0, None, _batch(1)))
+        await listener.writer.take(_record(METRICS, 0, 1, None, b"{not json"))  # dead letter
         await listener.on_partitions_revoked({p0})
 
     listener.writer.dead_letter = _no_dead_letters  # type: ignore[method-assign]
@@ -105,7 +102,7 @@ def test_a_commit_refused_after_a_rebalance_is_logged_not_fatal() -> None:
     writer = _writer(group, store)
 
     async def scenario() -> None:
-        await writer.take(Record(METRICS, 0, 3, None, _batch(3)))
+        await writer.take(_record(METRICS, 0, 3, None, _batch(3)))
         await writer.flush()
 
     asyncio.run(scenario())
