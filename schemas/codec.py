@@ -9,11 +9,13 @@ caller sends the message to the dead-letter topic.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import MISSING, fields
 from typing import Any
 
 import orjson
 
+from gamsi.schemas.columns import Columns, SampleColumns, fast_columns
 from gamsi.schemas.records import (
     RECORD_TYPES,
     SCHEMA_VERSION,
@@ -33,8 +35,7 @@ from gamsi.schemas.validate import (
 )
 
 Record = MetricBatch | SeverityEvent | DeadLetter
-CHECKS: dict[str, Any] = {
-    MetricBatch.kind: check_batch_header,  # _metric_batch checks each sample itself
+CHECKS: dict[str, Any] = {  # a metric batch: _metric_batch checks each sample, then its header
     SeverityEvent.kind: check_event,
     DeadLetter.kind: check_dead_letter,
 }
@@ -43,8 +44,15 @@ CHECKS: dict[str, Any] = {
 def encode(record: Record) -> bytes:
     # orjson serialises (slotted) dataclasses natively, far faster than asdict();
     # the version and kind are spliced in front of the record's own fields.
-    body = orjson.dumps(record)
+    body = orjson.dumps(record, default=_encodable)
     return b'{"v":%d,"kind":"%s",%s' % (SCHEMA_VERSION, record.kind.encode(), body[1:])
+
+
+def _encodable(value: Any) -> Any:
+    """orjson's ``default`` hook: a decoded batch's :class:`SampleColumns` as its samples."""
+    if isinstance(value, SampleColumns):
+        return list(value)
+    raise TypeError(f"cannot encode {type(value).__name__}")
 
 
 def read_envelope(data: bytes) -> tuple[Any, dict[str, Any]]:
@@ -65,9 +73,11 @@ def read_envelope(data: bytes) -> tuple[Any, dict[str, Any]]:
     return body.pop("kind", None), body
 
 
-def decode(data: bytes) -> Record:
+def decode(data: bytes, *, columns: bool = False) -> Record:
     """The record in ``data``, its types and ranges checked (:mod:`gamsi.schemas.validate`).
 
+    With ``columns`` a metric batch's ``samples`` is a :class:`SampleColumns` (checked the
+    same way, its Sample objects made only when read one by one), otherwise a list.
     Raises :class:`DecodeError` (and nothing else) for any bytes that are not a valid
     record; the message is one bounded line naming the field and what was expected."""
     kind, body = read_envelope(data)
@@ -75,12 +85,17 @@ def decode(data: bytes) -> Record:
         raise DecodeError(
             f"unknown kind {describe(kind)}; expected one of {', '.join(sorted(RECORD_TYPES))}"
         )
-    plain = kind != MetricBatch.kind
-    return CHECKS[kind](_plain(RECORD_TYPES[kind], body) if plain else _metric_batch(body))
+    if kind == MetricBatch.kind:
+        return check_batch_header(_metric_batch(body, columns, data))
+    return CHECKS[kind](_plain(RECORD_TYPES[kind], body))
 
 
-def decode_metric_batch(data: bytes) -> MetricBatch:
-    record = decode(data)
+def decode_metric_batch(data: bytes, *, columns: bool = False) -> MetricBatch:
+    """The metric batch in ``data`` (see :func:`decode`); DecodeError for anything else.
+
+    ``columns``: its samples as a :class:`SampleColumns`, for a reader that looks up items
+    (the stream worker) rather than keeping every Sample (the history writer)."""
+    record = decode(data, columns=columns)
     if not isinstance(record, MetricBatch):
         raise DecodeError(f"expected a metric_batch, got {record.kind}")
     return record
@@ -103,7 +118,7 @@ def _string(value: Any, where: str) -> str:
     return value
 
 
-def _metric_batch(body: dict[str, Any]) -> MetricBatch:
+def _metric_batch(body: dict[str, Any], columns: bool, data: bytes) -> MetricBatch:
     host = _string(body.get("host"), "host")
     if not host:
         raise DecodeError("host: must not be empty")
@@ -111,7 +126,35 @@ def _metric_batch(body: dict[str, Any]) -> MetricBatch:
     raw_samples = body.get("samples")
     if not isinstance(raw_samples, list):
         raise DecodeError(f"samples: expected a list, got {describe(raw_samples)}")
-    samples = []
+    items, values, instances = fast_columns(raw_samples, data) or _checked_columns(raw_samples)
+    if columns:
+        samples: Sequence[Sample] = SampleColumns(items, values, instances)
+    else:
+        samples = list(map(Sample, items, values, instances))
+    tags = body.get("tags", [])
+    if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+        raise DecodeError(f"tags: expected a list of strings, got {describe(tags)}")
+    seq = body.get("seq", 0)
+    if not isinstance(seq, int) or isinstance(seq, bool):
+        raise DecodeError(f"seq: expected an integer, got {describe(seq)}")
+    return MetricBatch(
+        host=host,
+        ts=ts,
+        samples=samples,  # type: ignore[arg-type]  # a SampleColumns is a Sequence[Sample]
+        seq=seq,
+        interval=_number(body.get("interval", 0.0), "interval"),
+        os=_string(body.get("os", ""), "os"),
+        tags=tags,
+        run=_string(body.get("run", ""), "run"),
+    )
+
+
+def _checked_columns(raw_samples: list[Any]) -> Columns:
+    """The columns of ``samples`` checked one sample at a time: DecodeError naming the first
+    bad sample and what was expected (the rules :func:`fast_columns` checks in bulk)."""
+    items: list[str] = []
+    values: list[float] = []
+    instances: list[str] = []
     for i, s in enumerate(raw_samples):
         if not isinstance(s, dict):
             raise DecodeError(f"samples[{i}]: expected an object, got {describe(s)}")
@@ -125,23 +168,10 @@ def _metric_batch(body: dict[str, Any]) -> MetricBatch:
             raise DecodeError(f"samples[{i}].instance: expected a string, got {describe(instance)}")
         check_name(item, f"samples[{i}].item")  # no control characters, as check_batch
         check_name(instance, f"samples[{i}].instance")
-        samples.append(Sample(item, _number(s.get("value"), f"samples[{i}].value"), instance))
-    tags = body.get("tags", [])
-    if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
-        raise DecodeError(f"tags: expected a list of strings, got {describe(tags)}")
-    seq = body.get("seq", 0)
-    if not isinstance(seq, int) or isinstance(seq, bool):
-        raise DecodeError(f"seq: expected an integer, got {describe(seq)}")
-    return MetricBatch(
-        host=host,
-        ts=ts,
-        samples=samples,
-        seq=seq,
-        interval=_number(body.get("interval", 0.0), "interval"),
-        os=_string(body.get("os", ""), "os"),
-        tags=tags,
-        run=_string(body.get("run", ""), "run"),
-    )
+        values.append(_number(s.get("value"), f"samples[{i}].value"))
+        items.append(item)
+        instances.append(instance)
+    return items, values, instances
 
 
 def _plain(cls: type, body: dict[str, Any]) -> Any:

@@ -18,6 +18,7 @@ from typing import Any
 
 import orjson
 
+from gamsi.schemas.columns import rows
 from gamsi.schemas.records import MetricBatch, SeverityEvent
 from gamsi.streams.events import TRANSITIONS, event_id, nodata_event, value_event
 from gamsi.streams.migrate import adopt, migrate
@@ -145,18 +146,18 @@ class Engine:
         state.seq = batch.seq
         series = state.series
         by_item = table.by_item
-        for s in batch.samples:
-            per_instance = by_item.get(s.item)
+        for item, value, instance in rows(batch.samples):  # columns: no Sample object made
+            per_instance = by_item.get(item)
             if per_instance is None:
-                continue
-            entries = per_instance.get(s.instance)
+                continue  # no watch of this host names the item
+            entries = per_instance.get(instance)
             if entries is None:
-                entries = table.resolve(s.item, s.instance)
-            for rule, key, instance in entries:
+                entries = table.resolve(item, instance)
+            for rule, key, _ in entries:
                 st = series.get(key)
                 if st is None:
                     st = series[key] = rule.new_state()
-                change = rule.update(st, t, s.value, interval)
+                change = rule.update(st, t, value, interval)
                 if change is not None:
                     events.append(value_event(rule, st, instance, host, t, change, batch.tags))
         if table.processors:
@@ -245,16 +246,16 @@ class Engine:
         pstate = state.derived
         t = batch.ts
         for proc in table.processors:
-            for s in batch.samples:
-                if s.item != proc.input:
+            for item, sample, sample_instance in rows(batch.samples):
+                if item != proc.input:
                     continue
-                pkey = f"{proc.name}\t{s.instance}"
-                pstate[pkey], value = proc.derive(pstate.get(pkey), t, s.value)
+                pkey = f"{proc.name}\t{sample_instance}"
+                pstate[pkey], value = proc.derive(pstate.get(pkey), t, sample)
                 if value is None:
                     continue
-                entries = table.by_item[proc.output].get(s.instance)
+                entries = table.by_item[proc.output].get(sample_instance)
                 if entries is None:
-                    entries = table.resolve(proc.output, s.instance)
+                    entries = table.resolve(proc.output, sample_instance)
                 for rule, key, instance in entries:
                     st = state.series.get(key)
                     if st is None:

@@ -55,7 +55,7 @@ def judge_batch(
     """Decode, check and judge one metric batch; store its host's new state in ``table``
     (``{"p": partition, "s": state}``): (host, transitions). Raises on any refusal."""
     limits = limits or Limits()
-    batch = decode_metric_batch(value)
+    batch = decode_metric_batch(value, columns=True)  # the engine reads the columns
     reason = check_batch(batch, time.time() if now is None else now, limits)
     if reason is not None:
         COUNTERS["batches_refused"] += 1
