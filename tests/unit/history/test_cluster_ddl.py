@@ -234,3 +234,24 @@ def test_docs_show_the_ddl_gamsi_runs() -> None:
     doc = (Path(__file__).resolve().parents[3] / "docs" / "history.md").read_text()
     statements = ";\n\n".join(cluster_ddl(CLUSTER, 30, 400)) + ";"
     assert f"```sql\n{statements}\n```" in doc, "docs/history.md, 'The DDL Gamsi runs'"
+
+
+def test_with_a_cluster_the_writer_client_inserts_in_the_foreground(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from dataclasses import replace
+
+    from gamsi.history import store
+
+    made: list[dict[str, Any]] = []
+    monkeypatch.setattr(store.clickhouse_connect, "get_client", lambda **kw: made.append(kw))
+    base = load_settings(environ={"GAMSI_HISTORY_DSN": "http://ch:8123/gamsi"})
+    clustered = replace(base, history=replace(base.history, cluster="gamsi_cluster"))
+    store.open_client(clustered)
+    store.open_client(clustered, read_only=True)
+    store.open_client(base)
+    writer, reader, single = (m["settings"] for m in made)
+    assert writer == {"distributed_foreground_insert": 1}
+    assert reader["readonly"] == 2
+    assert "distributed_foreground_insert" not in reader
+    assert single is None
