@@ -22,7 +22,7 @@ import logging
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
-from gamsi.kafka_auth import kafka_client_options
+from gamsi.kafka_auth import producer_options
 from gamsi.settings import Settings
 
 log = logging.getLogger("gamsi.collector.publisher")
@@ -35,7 +35,7 @@ class PublishError(RuntimeError):
 class KafkaPublisher:
     def __init__(self, settings: Settings) -> None:
         self.bootstrap = settings.kafka.bootstrap
-        self._kafka = kafka_client_options(settings)  # TLS and SASL as configured
+        self._kafka = producer_options(settings)  # TLS, SASL; acks=all, idempotence
         self.topic = settings.kafka.metrics_topic
         self.timeout_ms = int(settings.collector.publish_timeout * 1000)
         self._producer: AIOKafkaProducer | None = None
@@ -46,7 +46,6 @@ class KafkaPublisher:
         producer = AIOKafkaProducer(
             **self._kafka,
             request_timeout_ms=self.timeout_ms,
-            enable_idempotence=True,
             client_id="gamsi-collector",
         )
         try:

@@ -40,7 +40,7 @@ from aiokafka.errors import KafkaError
 from aiokafka.partitioner import DefaultPartitioner
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from gamsi.kafka_auth import kafka_client_options
+from gamsi.kafka_auth import kafka_client_options, producer_options
 from gamsi.remediator import records as R
 from gamsi.remediator.keys import KeyFileError, key_id, load_trusted, verify
 from gamsi.remediator.records import Command, Remediation, decode_command, open_envelope
@@ -252,7 +252,7 @@ async def _listen_once(settings: Settings, guard: CommandGuard, stop: asyncio.Ev
     consumer = AIOKafkaConsumer(
         **kafka_client_options(settings), group_id=None, enable_auto_commit=False
     )
-    producer = AIOKafkaProducer(**kafka_client_options(settings), acks="all")
+    producer = AIOKafkaProducer(**producer_options(settings))
     await consumer.start()
     try:
         await producer.start()

@@ -10,13 +10,11 @@ and printed without a traceback.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import importlib
 import logging
 import sys
 import traceback
 from collections.abc import Callable, Sequence
-from dataclasses import replace
 from typing import Any
 
 import orjson
@@ -58,78 +56,6 @@ def command(
     parser = sub.add_parser(name, help=help, description=help, **kwargs)
     parser.set_defaults(handler=handler)
     return parser
-
-
-# -- kafka --------------------------------------------------------------------------
-
-
-def _kafka_start(args: argparse.Namespace, settings: Settings) -> int:
-    from gamsi.kafka_broker import LocalBroker
-    from gamsi.supervisor import uses_local_broker
-    from gamsi.topics import ensure_topics
-
-    broker = LocalBroker(settings)
-    if not uses_local_broker(settings):  # the topics go to the broker started here
-        print(f"note: [kafka] bootstrap is {settings.kafka.bootstrap}, not this broker")
-        settings = replace(settings, kafka=replace(settings.kafka, bootstrap=broker.bootstrap))
-    print(f"starting Kafka {settings.broker.kafka_version} (jars in {broker.libs}) ...")
-    status = broker.start()
-    created = asyncio.run(ensure_topics(settings))
-    print(f"Kafka {status}")
-    if created:
-        print("created topics: " + ", ".join(created))
-    return 0
-
-
-def _kafka_stop(args: argparse.Namespace, settings: Settings) -> int:
-    from gamsi.instance_lock import running_up
-    from gamsi.kafka_broker import LocalBroker
-
-    up = running_up(settings.data_dir)
-    if up is not None:  # it would restart the broker within seconds: say so instead
-        raise UserError(
-            f"the broker belongs to gamsi up (pid {up}), which restarts it if it stops; "
-            "stop gamsi up instead (Ctrl-C in its terminal, or kill " + up + ")"
-        )
-    ran = LocalBroker(settings).stop()
-    print("Kafka stopped" if ran else "Kafka was not running")
-    return 0
-
-
-def _kafka_status(args: argparse.Namespace, settings: Settings) -> int:
-    """The configured bootstrap answers a metadata request (exit 0) or not (3); for the
-    local broker also whether its process runs."""
-    from gamsi.kafka_broker import LocalBroker
-    from gamsi.kafka_errors import broker_answers
-    from gamsi.supervisor import uses_local_broker
-
-    answering = asyncio.run(broker_answers(settings))
-    if uses_local_broker(settings):
-        status = replace(LocalBroker(settings).status(), answering=answering)
-        print(f"Kafka {status}")
-    else:
-        state = "answering" if answering else "not answering"
-        print(f"Kafka at {settings.kafka.bootstrap}: {state}")
-    return 0 if answering else 3
-
-
-def _kafka_topics(args: argparse.Namespace, settings: Settings) -> int:
-    from gamsi.topics import ensure_topics, topic_specs
-
-    created = asyncio.run(ensure_topics(settings))
-    for spec in topic_specs(settings):
-        mark = "created" if spec.name in created else "exists"
-        print(f"{spec.name:24} partitions={spec.partitions} {mark}")
-    return 0
-
-
-def _add_kafka(sub: Any) -> None:
-    kafka = sub.add_parser("kafka", help="the local Kafka broker (KRaft, 127.0.0.1)")
-    ksub = kafka.add_subparsers(dest="kafka_command", required=True)
-    command(ksub, "start", _kafka_start, "fetch (once), format (once) and start the broker")
-    command(ksub, "stop", _kafka_stop, "stop the broker cleanly")
-    command(ksub, "status", _kafka_status, "is the broker running and answering")
-    command(ksub, "topics", _kafka_topics, "create Gamsi's topics if missing and list them")
 
 
 # -- config and schemas -------------------------------------------------------------
@@ -204,7 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"gamsi {__version__}")
     add_global_options(parser)
     sub = parser.add_subparsers(dest="command", required=True)
-    _add_kafka(sub)
+    importlib.import_module("gamsi.kafka_cli").add_commands(sub)  # first in the help
     config = sub.add_parser("config", help="show the effective configuration")
     csub = config.add_subparsers(dest="config_command", required=True)
     command(csub, "show", _config_show, "every setting with its value (secrets masked)")

@@ -20,7 +20,7 @@ from clickhouse_connect.driver.client import Client
 from gamsi.history.query_server import start_query_server
 from gamsi.history.store import Reader, masked, open_client, open_store
 from gamsi.history.writer import WORKER, FlushOnRevoke, HistoryWriter
-from gamsi.kafka_auth import kafka_client_options
+from gamsi.kafka_auth import kafka_client_options, producer_options
 from gamsi.metrics import SelfReport, watch_consumer
 from gamsi.settings import Settings
 from gamsi.topics import deliveries_topic, ensure_topics
@@ -94,7 +94,7 @@ async def _consume(
         client_id=WORKER,
     )
     consumer.subscribe(topics, listener=listener)
-    producer = AIOKafkaProducer(**kafka_client_options(settings), acks="all", client_id=WORKER)
+    producer = AIOKafkaProducer(**producer_options(settings), client_id=WORKER)
     await producer.start()
     try:
         await consumer.start()

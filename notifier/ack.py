@@ -22,7 +22,7 @@ from typing import Any
 import orjson
 from aiokafka import AIOKafkaProducer
 
-from gamsi.kafka_auth import kafka_client_options
+from gamsi.kafka_auth import producer_options
 from gamsi.notifier.ledger import read_map
 from gamsi.notifier.lifecycle import Problem
 from gamsi.schemas.records import SCHEMA_VERSION
@@ -123,7 +123,7 @@ def _problem_of(problems: list[Problem], event_id: str) -> Problem:
 
 async def _publish(settings: Settings, record: dict[str, Any]) -> None:
     await ensure_topics(settings)
-    producer = AIOKafkaProducer(**kafka_client_options(settings), acks="all")
+    producer = AIOKafkaProducer(**producer_options(settings))
     try:
         await producer.start()
         await producer.send_and_wait(

@@ -22,7 +22,7 @@ from collections.abc import Callable
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
 
-from gamsi.kafka_auth import kafka_client_options
+from gamsi.kafka_auth import kafka_client_options, producer_options
 from gamsi.notifier.silences import Silence, SilenceBook, expired
 from gamsi.settings import Settings
 from gamsi.topics import ensure_topics, read_compacted
@@ -113,7 +113,7 @@ async def publish_silence(
     ``book`` (read here when not given) that ended more than RETENTION ago."""
     book = book if book is not None else await read_silences(settings)
     topic = settings.notifier.silences_topic
-    producer = AIOKafkaProducer(**kafka_client_options(settings), acks="all")
+    producer = AIOKafkaProducer(**producer_options(settings))
     try:
         await producer.start()
         for old in book.stale(time.time()):

@@ -18,7 +18,7 @@ import uuid
 from typing import Any
 
 from gamsi.cli import UserError, command
-from gamsi.kafka_auth import kafka_client_options
+from gamsi.kafka_auth import kafka_client_options, producer_options
 from gamsi.settings import Settings
 from gamsi.terminal import pad, printable
 
@@ -99,7 +99,7 @@ async def _send_and_wait(settings: Settings, cmd: Any, wait: float) -> Any:
     signer = Signer(settings)
     await ensure_topics(settings)
     consumer = AIOKafkaConsumer(**kafka_client_options(settings), group_id=None)
-    producer = AIOKafkaProducer(**kafka_client_options(settings), acks="all")
+    producer = AIOKafkaProducer(**producer_options(settings))
     try:  # started inside the try: a failed start is stopped too (no unclosed client)
         await consumer.start()
         await producer.start()

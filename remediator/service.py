@@ -33,7 +33,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from gamsi.collector.remediate import CommandGuard, SeenStore, state_dir
 from gamsi.deadletter import screen
-from gamsi.kafka_auth import kafka_client_options
+from gamsi.kafka_auth import kafka_client_options, producer_options
 from gamsi.metrics import SelfReport, watch_consumer
 from gamsi.notifier.mute import muted_by
 from gamsi.notifier.routing import RoutingConfig, load_routing
@@ -149,9 +149,7 @@ class Remediator:
         self.decider = Decider(
             self.r, self.bindings, maintenance_check(settings, self.silences), self.by
         )
-        self.producer = AIOKafkaProducer(
-            **kafka_client_options(settings), acks="all", enable_idempotence=True
-        )
+        self.producer = AIOKafkaProducer(**producer_options(settings))
         self.central: CommandGuard | None = None
         self.replayed = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()

@@ -30,7 +30,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
-from gamsi.kafka_auth import kafka_client_options
+from gamsi.kafka_auth import kafka_client_options, producer_options
 from gamsi.settings import Settings
 from gamsi.streams.policy.checks import watches_nothing
 from gamsi.streams.policy.dump import policy_to_dict
@@ -130,7 +130,7 @@ async def publish_policy(
 ) -> None:
     """Put ``policy`` in force: publish it to the policy topic under the one fixed key
     (``allow_empty``: see :func:`policy_record`)."""
-    producer = AIOKafkaProducer(**kafka_client_options(settings), acks="all")
+    producer = AIOKafkaProducer(**producer_options(settings))
     try:
         await producer.start()
         await producer.send_and_wait(
