@@ -34,6 +34,7 @@ from gamsi.notifier.deliveries import Delivery, Told, delivery_record, problem_k
 from gamsi.notifier.ledger import Ledger, Value
 from gamsi.notifier.lifecycle import ProblemBook
 from gamsi.notifier.message import Notification, bounded
+from gamsi.notifier.prune import marker
 from gamsi.notifier.retry import Outcome, RateLimiter, RetryPolicy, Sleep, deliver
 
 log = logging.getLogger(__name__)
@@ -42,12 +43,6 @@ Attempt = Callable[[list[Delivery]], Awaitable[Outcome]]
 
 MAX_SPLIT_SENDS = 64
 """Sends at most, per message, to find the members a permanent failure comes from."""
-
-
-def marker(d: Delivery, now: float, **fields: Any) -> dict[str, Any]:
-    """A ledger marker of ``d`` (``sent:``/``pending:``): ``fields``, its time and its
-    problem key, by which :mod:`gamsi.notifier.prune` knows when it may go."""
-    return {**fields, "ts": now, "p": problem_key(d.event)}
 
 
 def message_key(deliveries: list[Delivery]) -> str:

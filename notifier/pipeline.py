@@ -38,9 +38,9 @@ from gamsi.notifier.group import Group, Grouper
 from gamsi.notifier.ledger import Ledger
 from gamsi.notifier.lifecycle import Problem, ProblemBook
 from gamsi.notifier.mute import Mute, muted_by
-from gamsi.notifier.outbox import Outbox, marker
+from gamsi.notifier.outbox import Outbox
 from gamsi.notifier.ownership import Ownership
-from gamsi.notifier.prune import PRUNE_EVERY, expired, min_keep
+from gamsi.notifier.prune import PRUNE_EVERY, keep_time, marker, rebuild, sweep
 from gamsi.notifier.remediation import RemediationNotes
 from gamsi.notifier.retry import RateLimiter, RetryPolicy, Sleep
 from gamsi.notifier.route import (
@@ -99,8 +99,7 @@ class Pipeline:
         self._waiting: Counter[str] = Counter()  # problem keys of buffered deliveries
         self._acks: dict[tuple[str, str], dict[str, Any]] = {}  # every ack seen, latest
         self._next_prune = 0.0
-        self.ownership = Ownership()
-        """The events partitions this notifier acts for (:mod:`.ownership`)."""
+        self.ownership = Ownership()  # the events partitions this notifier acts for
         self.take_over(None, 1)
         self.notes = RemediationNotes()
         self.outbox.remediation = self.notes.line
@@ -188,33 +187,16 @@ class Pipeline:
         return self.book.acknowledge(ack) is not None
 
     def take_over(self, owned: set[int] | None, partitions: int) -> None:
-        """Act for the events partitions ``owned`` (None: all) of ``partitions``: the open
-        problems and held recoveries of those partitions, as the ledger (read again to
-        its end by the service) has them, with every ack seen applied again. Their
-        follow-ups are due from their saved times (``first_at``), not from now."""
+        """Act for the events partitions ``owned`` (None: all) of ``partitions``, with their
+        problems as the ledger (read again to its end) has them (:func:`.prune.rebuild`)."""
         self.ownership.assign(owned, partitions)
-        self.book.clear()
-        for prefix in ("problem:", "held:"):
-            for key, body in self.ledger.items(prefix):
-                self.book.load(key, body)
-        book, owns = self.book, self.ownership.owns
-        book.problems = {k: p for k, p in book.problems.items() if owns(p.event.host, p.partition)}
-        book.held = {k: h for k, h in book.held.items() if owns(h.event.host, h.partition)}
-        for ack in self._acks.values():
-            book.acknowledge(ack)
+        rebuild(self.book, self.ledger, self.ownership.owns, self._acks.values())
 
     def prune(self, now: float) -> list[str]:
-        """Tombstone the idempotency markers no crash or failover can need any more
-        (:mod:`gamsi.notifier.prune`); returns their keys."""
-        windows = [self.options.storm_window, self.config.group_window or 0.0]
-        windows += [r.group_window or 0.0 for r in self.config.routes]
-        keep = max(self.options.ledger_keep, min_keep(windows, self.options.policy))
-        live = {k.removeprefix("problem:") for k, _ in self.ledger.items("problem:")}
-        live |= {v["occurrence"].rpartition("#")[0] for _, v in self.ledger.items("held:")}
-        live |= {*self.book.problems, *(h.rpartition("#")[0] for h in self.book.held)}
-        live |= set(self._waiting)
-        markers = self.ledger.items("sent:") + self.ledger.items("pending:")
-        gone = expired(markers, live, now, keep, self.ownership.owns)
+        """Tombstone the markers no crash can need any more (:mod:`.prune`); their keys."""
+        o = self.options
+        keep = keep_time(self.config, o.storm_window, o.policy, o.ledger_keep)
+        gone = sweep(self.ledger, self.book, set(self._waiting), keep, now, self.ownership.owns)
         self.outbox.writes.update(dict.fromkeys(gone))
         return gone
 

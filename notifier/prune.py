@@ -24,7 +24,11 @@ from __future__ import annotations
 from collections.abc import Callable, Container, Iterable
 from typing import Any
 
+from gamsi.notifier.deliveries import Delivery, problem_key
+from gamsi.notifier.ledger import Ledger
+from gamsi.notifier.lifecycle import ProblemBook
 from gamsi.notifier.retry import RetryPolicy
+from gamsi.notifier.routing import RoutingConfig
 
 MARKERS = ("sent:", "pending:")
 """Ledger key prefixes :func:`expired` may remove."""
@@ -80,3 +84,54 @@ def expired(
         elif ts < now - keep and problem not in live and owns(host_of(problem)):
             out.append(key)
     return out
+
+
+def marker(d: Delivery, now: float, **fields: Any) -> dict[str, Any]:
+    """A ledger marker of delivery ``d`` (a ``sent:``/``pending:`` value): ``fields``, its
+    time and its problem key, by which :func:`expired` knows when it may go."""
+    return {**fields, "ts": now, "p": problem_key(d.event)}
+
+
+def keep_time(
+    config: RoutingConfig, storm_window: float, policy: RetryPolicy, keep: float
+) -> float:
+    """Seconds a closed problem's markers are kept: ``keep`` (``[notifier] ledger_keep``)
+    or :func:`min_keep` of the routing's group windows, whichever is longer."""
+    windows = [storm_window, config.group_window or 0.0]
+    windows += [r.group_window or 0.0 for r in config.routes]
+    return max(keep, min_keep(windows, policy))
+
+
+def sweep(
+    ledger: Ledger,
+    book: ProblemBook,
+    waiting: set[str],
+    keep: float,
+    now: float,
+    owns: Callable[[str], bool],
+) -> list[str]:
+    """The markers of ``ledger`` that may go at ``now`` (:func:`expired`): live are the
+    problems open or holding a recovery in the ledger or in ``book``, and those with a
+    message ``waiting`` to be sent."""
+    live = {k.removeprefix("problem:") for k, _ in ledger.items("problem:")}
+    live |= {v["occurrence"].rpartition("#")[0] for _, v in ledger.items("held:")}
+    live |= {*book.problems, *(h.rpartition("#")[0] for h in book.held), *waiting}
+    return expired(ledger.items("sent:") + ledger.items("pending:"), live, now, keep, owns)
+
+
+def rebuild(
+    book: ProblemBook,
+    ledger: Ledger,
+    owns: Callable[[str, int], bool],
+    acks: Iterable[dict[str, Any]],
+) -> None:
+    """Fill ``book`` again from ``ledger`` with the open problems and held recoveries
+    this notifier ``owns`` (host, partition), and apply ``acks`` (every ack seen) to them."""
+    book.clear()
+    for prefix in ("problem:", "held:"):
+        for key, body in ledger.items(prefix):
+            book.load(key, body)
+    book.problems = {k: p for k, p in book.problems.items() if owns(p.event.host, p.partition)}
+    book.held = {k: h for k, h in book.held.items() if owns(h.event.host, h.partition)}
+    for ack in acks:
+        book.acknowledge(ack)

@@ -14,18 +14,7 @@ from gamsi.notifier.ownership import Ownership, partition_of
 from gamsi.notifier.pipeline import Pipeline
 
 from .conftest import Harness, event
-
-ROUTING = """
-channels: {slack: {type: console}, mail: {type: console}}
-recipients:
-  ops: {contacts: [{channel: slack, to: "#ops"}]}
-  boss: {contacts: [{channel: mail, to: boss@example.com}]}
-routes:
-  - name: prod
-    recipients: [ops]
-    renotify_every: 10m
-    escalate: [{after: 5m, recipients: [boss]}]
-"""
+from .test_lifecycle import ROUTING  # re-notify every 30 m, escalate after 15 m
 
 MINUTE = 60.0
 HOSTS = [f"web-{i}" for i in range(40)]
@@ -62,13 +51,14 @@ async def test_timers_act_only_for_the_owned_partitions() -> None:
     h.pipeline.ownership.assign({0}, 2)
     await h.push(event(ON_0[0]))
     await h.push(event(ON_1[0]))  # from a batch fetched before its partition was revoked
-    await h.advance(10 * MINUTE)
+    await h.advance(15 * MINUTE)
+    await h.advance(15 * MINUTE)
     assert kinds(h, "slack", ON_0[0]) == ["raise", "renotify"]
     assert kinds(h, "slack", ON_1[0]) == ["raise"]  # no follow-up: not this notifier's
     assert kinds(h, "mail", ON_0[0]) == ["escalation", "renotify"]
     assert kinds(h, "mail", ON_1[0]) == []
     h.pipeline.ownership.revoke()  # between a revocation and the next assignment
-    await h.advance(10 * MINUTE)
+    await h.advance(30 * MINUTE)
     assert len(h.sent("slack")) == 3
 
 
@@ -77,7 +67,7 @@ async def test_the_recorded_partition_wins_over_the_hash() -> None:
     h.pipeline.ownership.assign({1}, 2)
     h.pipeline.accept(event(ON_0[0]), ("p", 0), h.clock.now, partition=1)  # keyed otherwise
     await h.pipeline.flush(h.clock.now)
-    await h.advance(10 * MINUTE)
+    await h.advance(30 * MINUTE)
     assert kinds(h, "slack") == ["raise", "renotify"]
     other = second_notifier(h, {0})
     assert other.book.problems == {}  # the hash says 0, the events said 1: not its problem
@@ -88,7 +78,7 @@ async def test_a_notifier_taking_over_rebuilds_the_partitions_it_receives_and_no
     a, b = ON_0[0], ON_1[0]
     await h.push(event(a))
     await h.push(event(b))
-    await h.advance(7 * MINUTE)  # escalated both: fired steps are in the ledger
+    await h.advance(16 * MINUTE)  # escalated both: fired steps are in the ledger
     h.ack(event(b).event_id, "kim")  # the first notifier dies before writing this ack
     acked = dict(h.pipeline._acks)
     other = h.build()
@@ -107,15 +97,16 @@ async def test_follow_ups_after_a_failover_come_from_the_saved_times_once_and_no
     h = Harness(ROUTING)
     host = ON_1[0]
     await h.push(event(host))
-    await h.advance(10 * MINUTE)
+    await h.advance(15 * MINUTE)
+    await h.advance(15 * MINUTE)
     assert kinds(h, "slack") == ["raise", "renotify"]
     h.pipeline.ownership.revoke()  # the first notifier is gone (killed, or gave it up)
-    await h.advance(5 * MINUTE)  # the session timeout and more pass
+    await h.advance(15 * MINUTE)  # the session timeout and more pass
     h.pipeline = second_notifier(h, {1})
-    for _ in range(4):  # t = 16..19 m: the next one is due at 20 m, not 10 m after start
+    for _ in range(14):  # t = 46..59 m: the next one is due at 60 m, not 30 m after start
         await h.advance(MINUTE)
     assert kinds(h, "slack") == ["raise", "renotify"]
-    await h.advance(MINUTE)  # t = 20 m
+    await h.advance(MINUTE)  # t = 60 m
     assert kinds(h, "slack") == ["raise", "renotify", "renotify"]
     assert kinds(h, "mail") == ["escalation", "renotify", "renotify"]  # no second escalation
     renotify = h.sent("slack")[-1]
@@ -144,7 +135,7 @@ async def test_an_escalation_step_waiting_at_a_crash_is_not_lost() -> None:
     h = Harness(ROUTING, storm_window=30.0)
     await h.push(event(ON_0[0]))
     await h.advance(31)
-    await h.advance(5 * MINUTE)  # step 0 is due and waits in its window
+    await h.advance(15 * MINUTE)  # step 0 is due and waits in its window
     ((_, saved),) = [(k, v) for k, v in h.ledger.data.items() if k.startswith("problem:")]
     assert saved["escalated"] == {}  # marked fired only once it went out
     h.pipeline = second_notifier(h, {0, 1})
