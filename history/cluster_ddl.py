@@ -43,6 +43,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from gamsi.config_fields import ConfigError
 from gamsi.history.config import check_identifier
 from gamsi.history.schema import REMEDIATION_COLUMNS, Client, rollup_view, stale_ttls, tables
 
@@ -132,11 +133,24 @@ def create_cluster_schema(
     """Create what is missing on every node of ``cluster_name``, in the client's current
     database (the DSN's), add missing remediations columns and bring the TTLs in line.
 
-    Raises ConfigError when the database is no plain identifier; the server's errors (a
-    node that does not answer within ``distributed_ddl_task_timeout``) propagate, and the
+    Raises ConfigError when the database is no plain identifier, or holds tables made
+    without a cluster under the query names (``CREATE ... IF NOT EXISTS`` would keep them,
+    and the writers would fill them instead of the shards). The server's errors (a node
+    that does not answer within ``distributed_ddl_task_timeout``) propagate, and the
     history service retries (every statement is idempotent)."""
     database = str(client.query("SELECT currentDatabase()").result_rows[0][0])
     cluster = Cluster(cluster_name, database)
+    names = ", ".join(f"'{table.name}'" for table in tables(raw_ttl_days, rollup_ttl_days))
+    plain = client.query(
+        f"SELECT name, engine FROM system.tables WHERE database = '{database}' "
+        f"AND name IN ({names}) AND engine != 'Distributed' ORDER BY name"
+    ).result_rows
+    if plain:
+        raise ConfigError(
+            f"[history] cluster: database {database} already has tables made without a "
+            f"cluster: {', '.join(f'{n} ({e})' for n, e in plain)}; move them away or use "
+            'another database (docs/history.md, "Moving from one server")'
+        )
     for statement in cluster_ddl(cluster, raw_ttl_days, rollup_ttl_days):
         client.command(statement)
     present: dict[str, set[str]] = {}

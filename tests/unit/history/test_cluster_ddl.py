@@ -182,10 +182,16 @@ def test_the_cluster_comes_from_the_environment_like_any_setting() -> None:
 class Recorder:
     """A client that records statements and answers the schema's three questions."""
 
-    def __init__(self, columns: dict[str, set[str]], engines: dict[str, str]) -> None:
+    def __init__(
+        self,
+        columns: dict[str, set[str]],
+        engines: dict[str, str],
+        plain: list[tuple[str, str]] | None = None,
+    ) -> None:
         self.commands: list[str] = []
         self.columns = columns
         self.engines = engines
+        self.plain = plain or []
 
     def command(self, cmd: str) -> None:
         self.commands.append(cmd)
@@ -194,6 +200,10 @@ class Recorder:
         rows: list[tuple[str, str]] | list[tuple[str]]
         if "currentDatabase()" in query and "system" not in query:
             rows = [("gamsi",)]
+        elif "engine != 'Distributed'" in query:
+            assert "database = 'gamsi'" in query
+            assert "'samples', 'samples_1m', 'events', 'deliveries', 'hosts'" in query
+            rows = self.plain
         elif "system.columns" in query:
             assert "database = 'gamsi'" in query
             rows = [(t, c) for t, cs in self.columns.items() for c in sorted(cs)]
@@ -255,3 +265,15 @@ def test_with_a_cluster_the_writer_client_inserts_in_the_foreground(
     assert reader["readonly"] == 2
     assert "distributed_foreground_insert" not in reader
     assert single is None
+
+
+def test_tables_made_without_a_cluster_are_refused_before_any_ddl() -> None:
+    client = Recorder({}, {}, plain=[("events", "ReplacingMergeTree"), ("samples", "MergeTree")])
+    with pytest.raises(ConfigError) as error:
+        create_cluster_schema(client, "gamsi_cluster", 30, 400)
+    assert str(error.value) == (
+        "[history] cluster: database gamsi already has tables made without a cluster: "
+        "events (ReplacingMergeTree), samples (MergeTree); move them away or use another "
+        'database (docs/history.md, "Moving from one server")'
+    )
+    assert client.commands == []
