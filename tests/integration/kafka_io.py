@@ -131,8 +131,8 @@ async def until(check: Callable[[], Awaitable[Any]], what: str, within: float = 
     raise AssertionError(f"not within {within:.0f} s: {what}")
 
 
-async def committed(settings: Settings, group: str, topic: str) -> int:
-    """The offsets ``group`` committed on ``topic``, summed over its partitions."""
+async def group_offsets(settings: Settings, group: str) -> dict[tuple[str, int], int]:
+    """The offsets ``group`` committed, by (topic, partition)."""
     from aiokafka.admin import AIOKafkaAdminClient
 
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka.bootstrap)
@@ -141,4 +141,10 @@ async def committed(settings: Settings, group: str, topic: str) -> int:
         offsets = await admin.list_consumer_group_offsets(group)
     finally:
         await admin.close()
-    return sum(m.offset for tp, m in offsets.items() if tp.topic == topic)
+    return {(tp.topic, tp.partition): m.offset for tp, m in offsets.items()}
+
+
+async def committed(settings: Settings, group: str, topic: str) -> int:
+    """The offsets ``group`` committed on ``topic``, summed over its partitions."""
+    offsets = await group_offsets(settings, group)
+    return sum(offset for (name, _), offset in offsets.items() if name == topic)

@@ -27,14 +27,13 @@ from pathlib import Path
 
 import orjson
 from aiokafka import AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient
 
 from gamsi.remediator.records import Remediation, encode_remediation
 from gamsi.schemas.codec import encode
 from gamsi.schemas.records import MetricBatch, Sample, SeverityEvent
 from gamsi.settings import Settings
 from gamsi.topics import deliveries_topic
-from tests.integration.kafka_io import free_port, gamsi_cli, gamsi_service, until
+from tests.integration.kafka_io import free_port, gamsi_cli, gamsi_service, group_offsets, until
 
 PER_PHASE = 24
 """Records per topic and phase (hosts cycle over 12 names, keys spread over partitions)."""
@@ -94,14 +93,8 @@ class Records:
 
 
 async def _offsets(settings: Settings) -> dict[tuple[str, int], int]:
-    """The group's committed offsets by (topic, partition)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka.bootstrap)
-    await admin.start()
-    try:
-        offsets = await admin.list_consumer_group_offsets(settings.history.group_id)
-    finally:
-        await admin.close()
-    return {(tp.topic, tp.partition): m.offset for tp, m in offsets.items()}
+    """The writers' group's committed offsets by (topic, partition)."""
+    return await group_offsets(settings, settings.history.group_id)
 
 
 async def _all_committed(settings: Settings, records: Records) -> bool:
