@@ -31,7 +31,7 @@ import subprocess
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 from gamsi.kafka_setup import (
@@ -40,6 +40,7 @@ from gamsi.kafka_setup import (
     controller_port,
     resolve_jars,
     server_properties,
+    settings_for,
 )
 from gamsi.settings import Settings
 
@@ -262,19 +263,6 @@ def new_cluster_id() -> str:
         cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
         if not cluster_id.startswith("-"):
             return cluster_id
-
-
-def settings_for(data_dir: Path, port: int) -> Settings:
-    """Default settings with the data in ``data_dir``, clients on ``port`` and the
-    controller on ``port + 1`` (node i of a cluster: ``port + 2*(i-1)`` and one more)."""
-    from gamsi.settings import load_settings
-
-    base = load_settings(environ={})
-    return replace(
-        base,
-        paths=replace(base.paths, data_dir=str(data_dir)),
-        broker=replace(base.broker, port=port, controller_port=port + 1),
-    )
 
 
 @contextlib.contextmanager

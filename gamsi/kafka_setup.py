@@ -19,6 +19,9 @@ like, so the single broker (:class:`gamsi.kafka_broker.LocalBroker`), the cluste
   That is the rule Kafka's own docs give for production ("replication factor 3,
   min.insync.replicas 2, acks=all"; Kafka documentation, "Replication" and
   "min.insync.replicas"); Gamsi's topics follow it too (:mod:`gamsi.topics`).
+
+Also here: :func:`settings_for` (the settings of a throwaway broker or cluster on given
+ports) and :func:`run_sync` (a coroutine run to its end from blocking code).
 """
 
 from __future__ import annotations
@@ -29,10 +32,11 @@ import subprocess
 import tempfile
 import threading
 from collections.abc import Callable, Coroutine
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar
 
-from gamsi.settings import BrokerSettings
+from gamsi.settings import BrokerSettings, Settings, load_settings
 
 T = TypeVar("T")
 
@@ -149,6 +153,17 @@ def server_properties(conf: BrokerSettings, node: int, nodes: int, logs: Path) -
         "log.retention.hours": "72",
         "log.segment.bytes": str(64 * 1024 * 1024),
     }
+
+
+def settings_for(data_dir: Path, port: int) -> Settings:
+    """Default settings with the data in ``data_dir``, clients on ``port`` and the
+    controller on ``port + 1`` (node i of a cluster: ``port + 2*(i-1)`` and one more)."""
+    base = load_settings(environ={})
+    return replace(
+        base,
+        paths=replace(base.paths, data_dir=str(data_dir)),
+        broker=replace(base.broker, port=port, controller_port=port + 1),
+    )
 
 
 def run_sync(factory: Callable[[], Coroutine[Any, Any, T]]) -> T:
