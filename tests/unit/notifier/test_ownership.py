@@ -15,6 +15,7 @@ from gamsi.notifier.pipeline import Pipeline
 
 from .conftest import Harness, event
 from .test_lifecycle import ROUTING  # re-notify every 30 m, escalate after 15 m
+from .test_told import MAINTENANCE, T, run_until
 
 MINUTE = 60.0
 HOSTS = [f"web-{i}" for i in range(40)]
@@ -142,3 +143,19 @@ async def test_an_escalation_step_waiting_at_a_crash_is_not_lost() -> None:
     await h.advance(1)
     await h.advance(31)
     assert kinds(h, "mail") == ["escalation"]
+
+
+async def test_a_held_recovery_is_released_by_the_owner_of_its_partition_only() -> None:
+    routing = MAINTENANCE.replace('start: "2027-01-15T08:15:00Z"', 'start: "2027-01-15T08:10:00Z"')
+    routing = routing.replace('end: "2027-01-15T10:00:00Z"', 'end: "2027-01-15T08:30:00Z"')
+    h = Harness(routing)
+    await h.push(event("db-1"))  # db-1 is on partition 0 of 2
+    h.clock.now = T + 15 * MINUTE
+    await h.push(event("db-1", "recover"))  # inside the window: held, in the ledger
+    h.pipeline.ownership.assign({1}, 2)  # not db-1's partition any more
+    await run_until(h, 40)
+    assert kinds(h, "slack") == ["raise"]
+    assert second_notifier(h, {1}).book.held == {}  # nor loaded by a notifier of partition 1
+    h.pipeline = second_notifier(h, {0})
+    await run_until(h, 41)
+    assert kinds(h, "slack") == ["raise", "recover"]
