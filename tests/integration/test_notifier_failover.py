@@ -224,3 +224,28 @@ async def test_a_rebalance_mid_schedule_sends_the_next_renotification_once_on_ti
         assert request.at >= opened + n * every  # never before it is due
         assert request.at < opened + n * every + 60  # and not a period late
     assert all(m["thread_ts"] == slack_standin.messages[0]["ts"] for m in slack_standin.posted[1:])
+
+
+async def test_a_notifier_joining_while_messages_wait_in_storm_windows_sends_nothing_twice(
+    group: Settings,
+    notifiers: Notifiers,
+    slack_standin: SlackStandIn,  # noqa: F811
+) -> None:
+    notifiers.settings = replace(
+        group, notifier=replace(group.notifier, storm_window=15.0)
+    )  # a window longer than the second notifier takes to join
+    notifiers.route(slack_standin.base_url, "http://127.0.0.1:9/", SLACK)
+    first = notifiers.start()
+    await notifiers.settled([first])
+    hosts = hosts_on(set(range(PARTITIONS)), 16, "web")
+    await send(notifiers.settings, [event(h) for h in hosts])
+    second = notifiers.start()  # the rebalance: the first sends what waits, then hands over
+    await notifiers.settled([first, second])
+    await slack_standin.wait_for(lambda sl: len(slack_count(sl, False)) == 16, 60)
+    await send(notifiers.settings, [event(h, "recover") for h in hosts])
+    await slack_standin.wait_for(lambda sl: len(slack_count(sl, True)) == 16, 60)
+    await _wait_committed(notifiers.settings, 32)
+    assert slack_count(slack_standin, False) == Counter(hosts)
+    assert slack_count(slack_standin, True) == Counter(hosts)
+    revoked = "partitions [0, 1, 2, 3] revoked"
+    assert revoked in notifiers.logs[first].read_text()
