@@ -1,10 +1,11 @@
 """What every benchmark shares: the broker it runs against, and the processes it starts.
 
 A benchmark must fail fast, never wait out a timeout on a process that already died:
-:class:`Child` starts a process with its output in a log file, and :func:`guard` (async)
-or :meth:`Child.sleep` (sync) wait on something while checking every 0.2 s that each
-child still runs. When one has exited, :class:`ChildDied` (a ``SystemExit``, so the
-script ends with its message) names it, its exit code and the last lines of its log.
+:class:`Child` (gamsi.testing.process, shared with the tests) starts a process with its
+output in a log file, and :func:`guard` (async) or :meth:`Child.sleep` (sync) wait on
+something while checking every 0.2 s that each child still runs. When one has exited,
+:class:`ChildDied` (a ``SystemExit``, so the script ends with its message) names it, its
+exit code and the last lines of its log.
 """
 
 from __future__ import annotations
@@ -12,13 +13,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import signal
 import statistics
-import subprocess
 import time
 from collections.abc import Awaitable, Iterator, Sequence
 from pathlib import Path
 from typing import TypeVar
+
+from gamsi.testing import process
 
 T = TypeVar("T")
 BENCH_PORT = 49092
@@ -29,84 +30,16 @@ class ChildDied(SystemExit):
     """A process a benchmark started exited while the benchmark still needed it."""
 
 
-def tail(path: Path, lines: int = 25) -> str:
-    """The last ``lines`` lines of a log file ('' when it cannot be read)."""
-    try:
-        data = path.read_bytes()[-65536:]
-    except OSError:
-        return ""
-    return "\n".join(data.decode(errors="replace").splitlines()[-lines:])
+class Child(process.Child):
+    """A process started by a benchmark (gamsi.testing.process.Child): output to ``log``,
+    stopped with SIGTERM on exit; :meth:`check` ends the benchmark with :class:`ChildDied`."""
+
+    died = ChildDied
 
 
-class Child:
-    """A process started by a benchmark: output to ``log``, stopped with SIGTERM on exit."""
-
-    def __init__(
-        self,
-        name: str,
-        argv: Sequence[str],
-        log: Path,
-        env: dict[str, str] | None = None,
-        cwd: Path | None = None,
-    ) -> None:
-        self.name = name
-        self.log = log
-        with open(log, "wb") as out:
-            self.proc = subprocess.Popen(
-                list(argv),
-                env=env,
-                cwd=cwd,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,  # a Ctrl-C reaches the bench, which stops its children
-            )
-
-    @property
-    def pid(self) -> int:
-        return self.proc.pid
-
-    def check(self) -> None:
-        """Raise :class:`ChildDied` with the log's last lines if the process has exited."""
-        code = self.proc.poll()
-        if code is not None:
-            raise ChildDied(
-                f"bench: {self.name} (pid {self.proc.pid}) exited with code {code}; "
-                f"last lines of {self.log}:\n{tail(self.log)}"
-            )
-
-    def sleep(self, seconds: float, *others: Child) -> None:
-        """Sleep, checking this child and ``others`` every 0.2 s."""
-        deadline = time.monotonic() + seconds
-        while True:
-            for child in (self, *others):
-                child.check()
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return
-            time.sleep(min(0.2, left))
-
-    def stop(self, timeout: float = 30.0) -> None:
-        """SIGTERM, then SIGKILL after ``timeout`` seconds."""
-        if self.proc.poll() is not None:
-            return
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-
-    def __enter__(self) -> Child:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-
-async def guard(awaitable: Awaitable[T], *children: Child, poll: float = 0.2) -> T:
-    """Await ``awaitable`` while every child runs; :class:`ChildDied` as soon as one exits
-    (the awaitable is cancelled)."""
+async def guard(awaitable: Awaitable[T], *children: process.Child, poll: float = 0.2) -> T:
+    """Await ``awaitable`` while every child runs; the child's ``died`` (:class:`ChildDied`
+    for a benchmark's) as soon as one exits (the awaitable is cancelled)."""
     task = asyncio.ensure_future(awaitable)
     try:
         while True:

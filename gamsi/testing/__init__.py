@@ -15,6 +15,8 @@ saying what broke). docs/extending.md shows a plugin package using them.
   → ``[(t, derived), ...]``, its state round-tripped through JSON at every step as
   the changelog does, and the same timeline twice giving the same answers.
 - :mod:`gamsi.testing.http`: the local HTTP server the channel checks use.
+- :mod:`gamsi.testing.process`: a process a test or benchmark starts, checked so that a
+  wait fails at once, with its log's last lines, when it has died.
 
 Importing this package imports nothing heavy; each module imports only its stage.
 """

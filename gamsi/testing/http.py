@@ -7,7 +7,8 @@ tests: ``respond(status, body, headers)`` queues answers (default ``200 {}``),
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -16,7 +17,8 @@ from aiohttp import web
 
 @dataclass
 class CapturedRequest:
-    """One request as it arrived: method, path, query, headers, the raw body and the peer."""
+    """One request as it arrived: method, path, query, headers, the raw body, the peer and
+    the time."""
 
     method: str
     path: str
@@ -25,6 +27,8 @@ class CapturedRequest:
     body: bytes
     peer: Any = None
     """The client's (address, port): the same for requests on one kept-alive connection."""
+    at: float = field(default_factory=time.time)
+    """When it arrived (s since epoch)."""
 
     def json(self) -> Any:
         """The body decoded as JSON."""
