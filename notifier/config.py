@@ -27,7 +27,7 @@ class NotifierSettings:
         8125,
         "Port of the acknowledgement API (POST /ack/<event_id>) and of /metrics and /health, "
         "on 127.0.0.1; 0 turns it off. A second notifier on the same machine needs another "
-        "port (or 0).",
+        "port, or 0 (on a port in use it runs without them and logs an error).",
     )
     session_timeout: float = opt(
         10.0,
