@@ -22,7 +22,7 @@ from gamsi.history.store import Reader, masked, open_client, open_store
 from gamsi.history.writer import WORKER, FlushOnRevoke, HistoryWriter
 from gamsi.kafka_auth import kafka_client_options, producer_options
 from gamsi.metrics import SelfReport, watch_consumer
-from gamsi.settings import Settings
+from gamsi.settings import ConfigError, Settings
 from gamsi.topics import deliveries_topic, ensure_topics
 
 log = logging.getLogger(__name__)
@@ -73,7 +73,9 @@ async def _open_store(settings: Settings, stop: asyncio.Event) -> Client | None:
         try:
             return await asyncio.to_thread(open_store, settings)
         except Exception as exc:
-            if settings.history_dsn().startswith("chdb:"):
+            # the embedded store's errors (another process owns it) and a ConfigError (a
+            # cluster name, single-node tables where the cluster's go): waiting fixes neither
+            if isinstance(exc, ConfigError) or settings.history_dsn().startswith("chdb:"):
                 raise
             log.warning("history store not ready, retrying in %.0f s: %s", backoff, exc)
         with contextlib.suppress(TimeoutError):
@@ -105,8 +107,7 @@ async def _consume(
             where = masked(settings.history_dsn())
             log.info("history: consuming %s into %s", ", ".join(topics), where)
             await writer.run(stop)
-            if len(writer.buffer):
-                await writer.flush(stop)
+            await writer.flush(stop)  # also commits dead-lettered offsets with nothing buffered
         finally:
             await consumer.stop()
     finally:

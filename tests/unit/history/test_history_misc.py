@@ -68,3 +68,27 @@ def test_format_table_aligns_numbers_right() -> None:
         "db     100",
         "(2 rows)",
     ]
+
+
+def test_a_server_store_config_error_is_fatal_not_retried(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A ClickHouse server that does not answer is retried; a ConfigError (waiting cannot
+    fix it) ends the writer at once, so `gamsi history run` exits 78 with its one line."""
+    import asyncio
+
+    from gamsi.history import service
+
+    calls: list[int] = []
+
+    def refuse(settings: object) -> None:
+        calls.append(1)
+        raise ConfigError("[history] cluster: the database already holds single-node tables")
+
+    monkeypatch.setattr(service, "open_store", refuse)
+    s = load_settings(environ={"GAMSI_HISTORY_DSN": "http://127.0.0.1:9/gamsi"})
+
+    async def run() -> None:
+        await asyncio.wait_for(service._open_store(s, asyncio.Event()), 10)
+
+    with pytest.raises(ConfigError, match="single-node tables"):
+        asyncio.run(run())
+    assert calls == [1]
