@@ -32,7 +32,6 @@ from gamsi.schemas.records import MetricBatch, SeverityEvent
 from gamsi.settings import Settings
 from gamsi.streams.limits import Limits
 from gamsi.streams.metrics import install as install_metrics
-from gamsi.streams.recovery_watch import rewind_uncommitted
 from gamsi.streams.transport import TunedApp
 from gamsi.streams.workdir import claim as claim_workdir
 from gamsi.streams.worker import (
@@ -197,11 +196,6 @@ def create_app(
         watching.forget(now - owned)
         owned.clear()
         owned.update(now)
-
-    @app.on_rebalance_complete.connect
-    async def on_restored(sender: Any, **kwargs: Any) -> None:
-        """Tables restored, streams not resumed yet: no partition skips records."""
-        await rewind_uncommitted(app, {k.metrics_topic})  # a lost tick is harmless
 
     async def emit(host: str, transitions: list[SeverityEvent]) -> None:
         key = host.encode()

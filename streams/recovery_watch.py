@@ -103,34 +103,4 @@ async def _check(app: Any, stalls: RecoveryWatch) -> None:
     await app.consumer.seek_wait(stalled)
 
 
-async def rewind_uncommitted(app: Any, topics: set[str]) -> list[Any]:
-    """Seek each assigned partition of ``topics`` that has no committed offset back to its
-    beginning; returns those partitions. Call it when a rebalance's table recovery is
-    complete, before Faust resumes the streams.
-
-    Faust then seeks the stream partitions to their committed offsets, but aiokafka's
-    ``seek_to_committed`` leaves a partition without one where its fetcher got to, and
-    records fetched during the rebalance and recovery can be dropped on the way to the
-    agents (seen here: a worker that took over a partition nobody had committed yet
-    judged from its 63rd record on; records 0-62, a host's raise and recovery among them,
-    were never judged). ``auto_offset_reset = earliest`` is what such a partition should
-    get, so it is applied again: replayed batches are dropped as late (ordering.py)."""
-    thread = app.consumer._thread  # faust-streaming 0.15: the consumer runs in its thread
-    consumer = thread._ensure_consumer()
-
-    async def rewind() -> list[Any]:
-        tps = []
-        for tp in consumer.assignment():
-            if tp.topic in topics and not await consumer.committed(tp):  # None or 0
-                tps.append(tp)
-        if tps:
-            await consumer.seek_to_beginning(*tps)
-        return tps
-
-    rewound: list[Any] = await thread.call_thread(rewind)
-    for tp in rewound:
-        log.info("%s[%d] has no committed offset: reading it from its beginning", *tp)
-    return rewound
-
-
-__all__ = ["CHECK_EVERY", "STALL_SECONDS", "RecoveryWatch", "rewind_uncommitted", "watch"]
+__all__ = ["CHECK_EVERY", "STALL_SECONDS", "RecoveryWatch", "watch"]
