@@ -3,7 +3,7 @@
 # Starts its own Kafka broker (127.0.0.1:49092, temporary data) and stops it after.
 # Needs prometheus-node-exporter for the collector comparison, and (bench/ttn.py)
 # prometheus, prometheus-alertmanager and stress-ng: installed with apt-get when missing
-# (as root; no service is started). Takes about 20 minutes on a 2-core machine.
+# (as root; no service is started). Takes about 25 minutes on a 2-core machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/bootstrap.sh
@@ -32,6 +32,8 @@ echo; echo "== rule engine, pure (no Kafka) =="
 .venv/bin/python bench/engine_pure.py --orjson
 echo; echo "== stream worker: samples/s through one process, produce -> event latency =="
 GAMSI_BENCH_BOOTSTRAP=127.0.0.1:49092 .venv/bin/python bench/streams_throughput.py
+echo; echo "== scale-out: 1, 2, 3 stream workers and failover times, 3-broker cluster of its own =="
+.venv/bin/python bench/scaleout.py
 echo; echo "== no-data ticks: cost at 10,000 and 100,000 hosts (pure code) =="
 .venv/bin/python bench/ticks_scale.py
 echo; echo "== time to notify: Gamsi beside Prometheus + Alertmanager, same breaches =="

@@ -72,9 +72,9 @@ def slow_callbacks(log: Path) -> str:
     return f"{len(slow)} callbacks >= 100 ms (longest {max(slow, default=0) * 1000:.0f} ms)"
 
 
-async def throughput_run(bootstrap: str, tmp: Path, args: argparse.Namespace, n: int) -> float:
-    s = bench_settings(bootstrap, tmp, "tp-" + uuid.uuid4().hex[:6], args.partitions)
-    await ensure_topics(s)
+def backlog(args: argparse.Namespace) -> list[tuple[bytes, bytes]]:
+    """``args.hosts`` × ``args.batches`` (key, batch) messages of ``args.samples`` samples,
+    an hour old: every host's first batch breaches (a raise), its last recovers."""
     t0 = time.time() - 3600
     messages = []
     for b in range(args.batches):
@@ -82,7 +82,25 @@ async def throughput_run(bootstrap: str, tmp: Path, args: argparse.Namespace, n:
         for h in range(args.hosts):
             host = f"h{h:05d}"
             messages.append((host.encode(), batch(host, t0 + b * 10, cpu, args.samples)))
-    await produce_all(s, messages)
+    return messages
+
+
+def judged_rate(
+    got: list[tuple[float, object]], args: argparse.Namespace, log: Path
+) -> tuple[float, float, float]:
+    """(samples/s, first, last emitted_at) of a :func:`backlog` judged into ``got``: its
+    samples after the first batches (which open the clock) over the events' time span."""
+    if len(got) < 2 * args.hosts:
+        raise SystemExit(f"only {len(got)} of {2 * args.hosts} events; see {log}")
+    emitted = sorted(e.emitted_at for _, e in got)  # type: ignore[attr-defined]
+    samples = args.hosts * (args.batches - 1) * args.samples
+    return samples / (emitted[-1] - emitted[0]), emitted[0], emitted[-1]
+
+
+async def throughput_run(bootstrap: str, tmp: Path, args: argparse.Namespace, n: int) -> float:
+    s = bench_settings(bootstrap, tmp, "tp-" + uuid.uuid4().hex[:6], args.partitions)
+    await ensure_topics(s)
+    await produce_all(s, backlog(args))
     log = tmp / f"worker-tp{n}.log"
     events = Events(s)
     await events.consumer.start()
@@ -94,13 +112,9 @@ async def throughput_run(bootstrap: str, tmp: Path, args: argparse.Namespace, n:
             tracer.cancel()
     finally:
         await events.consumer.stop()
-    if len(got) < 2 * args.hosts:
-        raise SystemExit(f"only {len(got)} of {2 * args.hosts} events; see {log}")
-    emitted = sorted(e.emitted_at for _, e in got)  # type: ignore[attr-defined]
-    samples = args.hosts * (args.batches - 1) * args.samples  # first batches open the clock
-    wall = emitted[-1] - emitted[0]
-    rate = samples / wall
-    cpu = cpu_between(trace, emitted[0], emitted[-1])
+    rate, first, last = judged_rate(got, args, log)
+    samples, wall = args.hosts * (args.batches - 1) * args.samples, last - first
+    cpu = cpu_between(trace, first, last)
     extra = f"; {slow_callbacks(log)}" if args.slow_callbacks else ""
     print(
         f"  run {n}: {rate:,.0f} samples/s; the worker used {cpu:.1f} CPU-s in {wall:.1f} s "
