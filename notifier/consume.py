@@ -148,7 +148,7 @@ class Handover(ConsumerRebalanceListener):  # type: ignore[misc]
             await self.ledger.load()
             parts = self.consumer.partitions_for_topic(self.topic) or set()
             owned = {tp.partition for tp in received}
-            self.pipeline.take_over(owned, len(parts) or self.fallback_partitions)
+            self.pipeline.take_over(owned, len(parts) or self.fallback_partitions, time.time())
             self.owned, self.received = owned, None
             self.consumer.resume(*(received & self.consumer.assignment()))
             log.info(

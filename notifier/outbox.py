@@ -23,18 +23,21 @@ never overtakes its raise; different contacts are served concurrently.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from gamsi.notifier.channels import Channel, ChannelError, Receipt
+from gamsi.notifier.channels import Channel
 from gamsi.notifier.deliveries import Delivery, Told, delivery_record, problem_key
+from gamsi.notifier.group import Group
 from gamsi.notifier.ledger import Ledger, Value
 from gamsi.notifier.lifecycle import ProblemBook
 from gamsi.notifier.message import Notification, bounded
 from gamsi.notifier.prune import marker
+from gamsi.notifier.reconcile import reconcile
 from gamsi.notifier.retry import Outcome, RateLimiter, RetryPolicy, Sleep, deliver
 
 log = logging.getLogger(__name__)
@@ -131,7 +134,33 @@ class Outbox:
     def was_sent(self, d: Delivery) -> bool:
         return self.get(f"sent:{d.key}") is not None
 
-    # -- one closed group ---------------------------------------------------------
+    # -- closed groups ------------------------------------------------------------
+
+    async def send_groups(self, groups: list[Group], now: float) -> None:
+        """Closed storm groups: one contact's one after the other, in the order given
+        (:meth:`gamsi.notifier.group.Grouper.due`), different contacts concurrently."""
+        by_contact: dict[tuple[str, str], list[Group]] = {}
+        for g in groups:
+            first = (g.deliveries or g.superseded)[0]
+            by_contact.setdefault((first.contact.channel, first.contact.to), []).append(g)
+        await asyncio.gather(*(self._send_in_order(gs, now) for gs in by_contact.values()))
+
+    async def _send_in_order(self, groups: list[Group], now: float) -> None:
+        for group in groups:
+            self._supersede(group.superseded, now)
+            self.flapped.update(group.flaps)
+            if group.deliveries:
+                await self.send_group(group.deliveries, now)
+
+    def _supersede(self, ds: list[Delivery], now: float) -> None:
+        """Deliveries a later transition of their series replaced in the storm window
+        (gamsi.notifier.group): marked done so a replay does not send them, logged."""
+        for d in ds:
+            self.writes[f"sent:{d.key}"] = marker(d, now, r="superseded", ref="")
+            self.writes[f"pending:{d.key}"] = None
+            self.record(d, "deduplicated", 0, "superseded by a later transition in its window", now)
+            for pending in (self.unconfirmed, self.acked, self.held_by):
+                pending.pop(d.key, None)
 
     async def send_group(self, deliveries: list[Delivery], now: float) -> None:
         """Everything of one storm group that has not gone out yet."""
@@ -148,7 +177,7 @@ class Outbox:
             pending = self.ledger.get(f"pending:{d.key}")
             if pending is not None:
                 uncertain[d.key] = [str(k) for k in pending.get("n", [])]
-        todo = await self._reconcile(channel, todo, uncertain, now)
+        todo = await reconcile(self, channel, todo, uncertain, now)
         parts: dict[tuple[str, str], list[Delivery]] = {}
         for d in todo:
             thread = "" if d.kind == "raise" else self.thread_of(d)
@@ -252,46 +281,11 @@ class Outbox:
                 self.never_told.add((problem_key(d.event), d.told))
             self.acked.pop(d.key, None)
 
-    # -- after a crash ------------------------------------------------------------
-
-    async def _reconcile(
-        self,
-        channel: Channel,
-        todo: list[Delivery],
-        uncertain: dict[str, list[str]],
-        now: float,
-    ) -> list[Delivery]:
-        """Deliveries whose send was in flight at a crash: ask the channel before resending."""
-        find = getattr(channel, "find_sent", None)
-        doubtful = [d for d in todo if d.key in uncertain]
-        if find is None or not doubtful:
-            return todo
-        settled: list[Delivery] = []
-        answers: dict[str, Receipt | None] = {}
-        for d in doubtful:
-            receipt = None
-            thread = self.thread_of(d)
-            for key in uncertain[d.key]:
-                if key not in answers:
-                    answers[key] = await self._probe(find, d, key, thread, now)
-                receipt = answers[key]
-                if receipt is not None:
-                    break
-            if receipt is not None:
-                self._done([d], "sent", receipt.ref, now)
-                self.record(d, "deduplicated", 0, "found at the channel", now)
-                self.book.outcome(d, True)
-                settled.append(d)
-        return [d for d in todo if d not in settled]
-
-    async def _probe(
-        self, find: Any, d: Delivery, key: str, thread_ref: str, now: float
-    ) -> Receipt | None:
-        try:
-            return await find(notification_for([d], now, key, thread_ref))
-        except ChannelError as exc:  # cannot tell: send again (at least once)
-            log.warning("cannot check an earlier send on %s: %s", d.contact.channel, exc)
-            return None
+    def settle_found(self, d: Delivery, ref: str, now: float) -> None:
+        """``d`` was in flight at a crash and the channel has it (:mod:`.reconcile`)."""
+        self._done([d], "sent", ref, now)
+        self.record(d, "deduplicated", 0, "found at the channel", now)
+        self.book.outcome(d, True)
 
     def _done(self, ds: list[Delivery], result: str, ref: str, now: float) -> None:
         for d in ds:

@@ -34,14 +34,14 @@ from typing import Any
 from gamsi.notifier.channels import Channel
 from gamsi.notifier.channels.console import ConsoleChannel
 from gamsi.notifier.deliveries import Delivery, DeliverySink, Told, problem_key, thread_key
-from gamsi.notifier.group import Group, Grouper
+from gamsi.notifier.group import Grouper
 from gamsi.notifier.ledger import Ledger
 from gamsi.notifier.lifecycle import Problem, ProblemBook
 from gamsi.notifier.mute import Mute, muted_by
 from gamsi.notifier.outbox import Outbox
 from gamsi.notifier.ownership import Ownership
-from gamsi.notifier.prune import PRUNE_EVERY, keep_time, marker, rebuild, sweep
-from gamsi.notifier.remediation import RemediationNotes
+from gamsi.notifier.prune import PRUNE_EVERY, keep_time, rebuild, sweep
+from gamsi.notifier.remediation import MAX_AGE, RemediationNotes
 from gamsi.notifier.retry import RateLimiter, RetryPolicy, Sleep
 from gamsi.notifier.route import (
     FALLBACK_CHANNEL,
@@ -55,6 +55,7 @@ from gamsi.notifier.route import (
 from gamsi.notifier.routing import RoutingConfig
 from gamsi.notifier.secrets import Secrets
 from gamsi.notifier.silences import SilenceBook
+from gamsi.remediator.records import ESCALATING
 from gamsi.schemas.records import SeverityEvent
 
 log = logging.getLogger(__name__)
@@ -98,6 +99,7 @@ class Pipeline:
         self._finished: list[Any] = []
         self._waiting: Counter[str] = Counter()  # problem keys of buffered deliveries
         self._acks: dict[tuple[str, str], dict[str, Any]] = {}  # every ack seen, latest
+        self._rows: list[Any] = []  # remediator rows that escalate (the last MAX_AGE)
         self._next_prune = 0.0
         self.ownership = Ownership()  # the events partitions this notifier acts for
         self.take_over(None, 1)
@@ -186,11 +188,15 @@ class Pipeline:
         self._acks[occurrence] = ack
         return self.book.acknowledge(ack) is not None
 
-    def take_over(self, owned: set[int] | None, partitions: int) -> None:
+    def take_over(self, owned: set[int] | None, partitions: int, now: float = 0.0) -> int:
         """Act for the events partitions ``owned`` (None: all) of ``partitions``, with their
-        problems as the ledger (read again to its end) has them (:func:`.prune.rebuild`)."""
+        problems as the ledger (read again to its end) has them (:func:`.prune.rebuild`),
+        and the escalations of failed recovery scripts seen for them (rows of the last
+        day: a previous owner may have died before it sent one). Returns those buffered."""
         self.ownership.assign(owned, partitions)
         rebuild(self.book, self.ledger, self.ownership.owns, self._acks.values())
+        self._rows = [r for r in self._rows if now - r.ts < MAX_AGE]
+        return sum(self._remediate(row, now) for row in self._rows)
 
     def prune(self, now: float) -> list[str]:
         """Tombstone the markers no crash can need any more (:mod:`.prune`); their keys."""
@@ -203,6 +209,11 @@ class Pipeline:
     def remediation(self, row: Any, now: float) -> int:
         """A remediator row: noted for the recovery notice; a failed run escalates the
         problem (:mod:`gamsi.notifier.remediation`). Returns how many were buffered."""
+        if row.status in ESCALATING:  # kept for a notifier that takes its partition over
+            self._rows = [*(r for r in self._rows if now - r.ts < MAX_AGE), row]
+        return self._remediate(row, now)
+
+    def _remediate(self, row: Any, now: float) -> int:
         count = 0
         for d in self.notes.apply(self.config, self.book, row, now):
             problem = self.book.find(d.event)
@@ -268,11 +279,7 @@ class Pipeline:
     async def flush(self, now: float, everything: bool = False) -> list[Any]:
         """Send the groups whose window closed, persist, publish; returns the finished refs."""
         groups = self.grouper.drain() if everything else self.grouper.due(now)
-        by_contact: dict[tuple[str, str], list[Group]] = {}
-        for g in groups:
-            first = (g.deliveries or g.superseded)[0]
-            by_contact.setdefault((first.contact.channel, first.contact.to), []).append(g)
-        await asyncio.gather(*(self._send_in_order(gs, now) for gs in by_contact.values()))
+        await self.outbox.send_groups(groups, now)
         for d in (d for g in groups for d in (*g.deliveries, *g.superseded)):
             self._waiting[problem_key(d.event)] -= 1
         self._waiting = +self._waiting  # drop the zeros
@@ -293,21 +300,3 @@ class Pipeline:
                     del self._outstanding[ref]
                     finished.append(ref)
         return finished
-
-    async def _send_in_order(self, groups: list[Group], now: float) -> None:
-        for group in groups:
-            self._supersede(group.superseded, now)
-            self.outbox.flapped.update(group.flaps)
-            if group.deliveries:
-                await self.outbox.send_group(group.deliveries, now)
-
-    def _supersede(self, ds: list[Delivery], now: float) -> None:
-        """Deliveries a later transition of their series replaced in the storm window
-        (gamsi.notifier.group): marked done so a replay does not send them, logged."""
-        out = self.outbox
-        for d in ds:
-            out.writes[f"sent:{d.key}"] = marker(d, now, r="superseded", ref="")
-            out.writes[f"pending:{d.key}"] = None
-            out.record(d, "deduplicated", 0, "superseded by a later transition in its window", now)
-            for pending in (out.unconfirmed, out.acked, out.held_by):
-                pending.pop(d.key, None)

@@ -155,6 +155,7 @@ async def test_a_killed_notifiers_partitions_are_taken_over_and_each_event_told_
         hosts = hosts_on(set(range(PARTITIONS)), 24, "web")
         await send(group, [event(h) for h in hosts])
         await slack_standin.wait_for(lambda sl: len(slack_count(sl, False)) == 24, 60)
+        await _wait_committed(group, 24)  # every raise answered by both receivers
         # a recovery of the first notifier's partitions in flight at the webhook: kill there
         victim = hosts_on(owned[0], 1, "web")[0]
         receiver.release.clear()

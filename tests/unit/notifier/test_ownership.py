@@ -15,7 +15,7 @@ from gamsi.notifier.pipeline import Pipeline
 
 from .conftest import Harness, event
 from .test_lifecycle import ROUTING  # re-notify every 30 m, escalate after 15 m
-from .test_told import MAINTENANCE, T, run_until
+from .test_told import MAINTENANCE, T, failed_run, run_until
 
 MINUTE = 60.0
 HOSTS = [f"web-{i}" for i in range(40)]
@@ -159,3 +159,18 @@ async def test_a_held_recovery_is_released_by_the_owner_of_its_partition_only() 
     h.pipeline = second_notifier(h, {0})
     await run_until(h, 41)
     assert kinds(h, "slack") == ["raise", "recover"]
+
+
+async def test_a_failed_scripts_escalation_is_sent_by_the_next_owner_if_the_first_died() -> None:
+    h = Harness(MAINTENANCE)
+    await h.push(event("db-1", ts=h.clock.now))  # the owner's (partition 0 of 2)
+    h.pipeline.ownership.assign({0}, 2)
+    other = second_notifier(h, {1})
+    h.clock.now = T + MINUTE
+    assert other.remediation(failed_run(h.clock.now), h.clock.now) == 0  # not its problem
+    # the owner dies before it sends the escalation; the other takes partition 0 over
+    assert other.take_over({0, 1}, 2, h.clock.now) == 1
+    h.pipeline = other
+    await h.advance(1)
+    assert kinds(h, "slack") == ["raise", "escalation"]
+    assert other.take_over({0, 1}, 2, h.clock.now) == 0  # went out: not again
