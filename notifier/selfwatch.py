@@ -91,7 +91,10 @@ class SelfWatch:
 
     async def check(self, now: float) -> None:
         """One round: gather the findings, then raise and recover."""
-        groups = await self._groups.findings() if self.kafka.answered else None
+        # Groups are the same for every notifier of the group: only the owner of events
+        # partition 0 tells of them, so two notifiers do not page twice.
+        leader = self.pipeline.ownership.owns(HOST, partition=0)
+        groups = await self._groups.findings() if self.kafka.answered and leader else None
         if groups is None:  # what cannot be asked now keeps its state: no false recovery
             groups = [o.finding for k, o in self.open.items() if k != "kafka"]
         await self.judge(self.kafka_findings() + groups, now)

@@ -139,3 +139,27 @@ async def test_groups_that_cannot_be_asked_keep_their_problems_open() -> None:
         if t < 3:
             assert [n.kind for n in h.sent("ops")] == ["raise"]
     assert [n.kind for n in h.sent("ops")] == ["raise", "recover"]
+
+
+async def test_only_the_owner_of_events_partition_0_tells_of_groups() -> None:
+    """Two notifiers in one group see the same groups: only one of them pages (the owner
+    of events partition 0), the other keeps quiet and never sends a false recovery."""
+
+    class Groups:
+        async def findings(self) -> list[Finding]:
+            return [down(after=0.0)]
+
+    h = Harness(ROUTING)
+    w = watcher(h)
+    w._groups = Groups()  # type: ignore[assignment]
+    w.kafka.note(True)
+    h.pipeline.ownership.assign({1}, 2)  # the other notifier owns partition 0
+    await w.check(T)
+    await w.check(T + 10)
+    assert h.sent("ops") == []
+    h.pipeline.ownership.assign({0, 1}, 2)  # it takes partition 0 over: it tells
+    await w.check(T + 20)
+    assert [n.kind for n in h.sent("ops")] == ["raise"]
+    h.pipeline.ownership.assign({1}, 2)  # and loses it: what it raised stays, no recovery
+    await w.check(T + 30)
+    assert [n.kind for n in h.sent("ops")] == ["raise"]
