@@ -18,7 +18,7 @@ from typing import Any
 
 import orjson
 
-from gamsi.schemas.columns import rows
+from gamsi.schemas.columns import of_item, rows
 from gamsi.schemas.records import MetricBatch, SeverityEvent
 from gamsi.streams.events import TRANSITIONS, event_id, nodata_event, value_event
 from gamsi.streams.migrate import adopt, migrate
@@ -246,9 +246,7 @@ class Engine:
         pstate = state.derived
         t = batch.ts
         for proc in table.processors:
-            for item, sample, sample_instance in rows(batch.samples):
-                if item != proc.input:
-                    continue
+            for sample, sample_instance in of_item(batch.samples, proc.input):
                 pkey = f"{proc.name}\t{sample_instance}"
                 pstate[pkey], value = proc.derive(pstate.get(pkey), t, sample)
                 if value is None:

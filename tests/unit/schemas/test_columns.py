@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from gamsi.schemas import DecodeError, MetricBatch, Sample, encode
 from gamsi.schemas import codec as codec_module
 from gamsi.schemas.codec import decode_metric_batch
-from gamsi.schemas.columns import SampleColumns, fast_columns, rows
+from gamsi.schemas.columns import SampleColumns, fast_columns, of_item, rows
 
 
 def _raw(samples: list[object]) -> bytes:
@@ -137,3 +137,16 @@ def test_integer_values_become_floats_as_before() -> None:
     columns = fast_columns([{"item": "x", "value": 3}, {"item": "y", "value": 2.5}])
     assert columns == (["x", "y"], [3.0, 2.5], ["", ""])
     assert type(columns[1][0]) is float
+
+
+def test_of_item_finds_every_instance_in_order_either_form() -> None:
+    batch = MetricBatch(
+        "web-1",
+        1.7e9,
+        [Sample("disk.used_pct", 1.0, "/"), Sample("cpu.util", 2.0),
+         Sample("disk.used_pct", 3.0, "/var"), Sample("disk.used_pct", 4.0, "/data")],
+    )  # fmt: skip
+    columns = decode_metric_batch(encode(batch), columns=True).samples
+    expected = [(1.0, "/"), (3.0, "/var"), (4.0, "/data")]
+    assert of_item(columns, "disk.used_pct") == of_item(batch.samples, "disk.used_pct") == expected
+    assert of_item(columns, "net.rx_bits_per_s") == []
