@@ -56,7 +56,8 @@ def records(shape: str, hosts: int, ticks: int) -> tuple[Engine, list[bytes], in
                 b.seq = t
                 out.append(encode(b))
             else:
-                out.append(bench_batch(name, ts, 95.0 if t % 2 == 0 else 5.0, 100))
+                cpu = 95.0 if t == 0 else (5.0 if t == ticks - 1 else 50.0)  # as the backlog
+                out.append(bench_batch(name, ts, cpu, 100))
     if shape == "linux":
         engine = Engine(load_policy(None, "linux"))
     else:
