@@ -174,6 +174,8 @@ class Load:
     half: float = 30.0
     prefix: str = "fleet"
     sent: list[MetricBatch] = field(default_factory=list)
+    started: float = 0.0
+    """When :meth:`run` began (s since epoch)."""
 
     def host(self, h: int) -> str:
         return f"{self.prefix}-{h:03d}"
@@ -200,7 +202,7 @@ class Load:
         )
         await producer.start()
         try:
-            start = time.time()
+            start = self.started = time.time()
             seq = 0
             while (elapsed := time.time() - start) < seconds:
                 now = time.time()
@@ -239,6 +241,22 @@ class Load:
             out.update((e.event_id, e) for e in events)
         return out
 
+    def describe(self, events: list[SeverityEvent], partitions: int) -> str:
+        """Where ``events`` are: how many per partition of their hosts, and the first and
+        last of them (host, transition, seconds after the start)."""
+        from aiokafka.partitioner import murmur2
+
+        def where(e: SeverityEvent) -> int:
+            return (murmur2(e.host.encode()) & 0x7FFFFFFF) % partitions
+
+        events = sorted(events, key=lambda e: e.ts)
+        per = Counter(where(e) for e in events)
+        ends = [
+            f"{e.host} {e.transition} +{e.ts - self.started:.1f} s"
+            for e in events[:1] + events[-1:]
+        ]
+        return f"{len(events)} events, per partition {dict(sorted(per.items()))}, first/last {ends}"
+
 
 class EventLog:
     """The events topic read from the start (committed records only), by event id."""
@@ -262,6 +280,15 @@ class EventLog:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.consumer.stop()
+
+    async def at_end(self) -> bool:
+        """Read what has arrived; True once every partition is read to its end (the last
+        stable offset: the end of what is committed)."""
+        await self.poll()
+        parts = self.consumer.assignment()
+        ends = await self.consumer.end_offsets(list(parts))
+        positions = {tp: await self.consumer.position(tp) for tp in parts}
+        return bool(parts) and all(positions[tp] >= ends[tp] for tp in parts)
 
     async def poll(self) -> int:
         """Read what has arrived (waits up to 0.2 s); returns the records read so far."""
