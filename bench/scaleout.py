@@ -147,8 +147,9 @@ async def failover(bootstrap: str, tmp: Path, args: argparse.Namespace) -> None:
         await ensure_topics(s)
         load = Load(args.fleet_hosts, interval=1.0, half=args.half, prefix="fo")
         with Fleet(s, tmp) as fleet:
-            for i in (1, 2, 3):
+            for i in (1, 2, 3):  # one at a time, as docs/operations.md advises
                 fleet.start("streams", f"streams-{i}")
+                await until_stable(bootstrap, s.streams.app_id, i, *fleet.procs.values())
             for i in (1, 2):
                 fleet.start("notifier", f"notifier-{i}")
             producing = asyncio.create_task(load.run(s, float("inf")))

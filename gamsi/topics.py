@@ -69,6 +69,15 @@ def ticks_topic(settings: Settings) -> str:
     return f"{settings.streams.app_id}-ticks"
 
 
+def changelog_topic(settings: Settings) -> str:
+    """The stream workers' host-state changelog (Faust names it ``<app id>-<table>-changelog``;
+    the table is gamsi.streams.app.STATE_TABLE). Declared here so that it exists before the
+    first worker starts: faust-streaming 0.15 creates it at start, and on a cluster a worker
+    whose metadata missed the new topic dead-lettered every batch (PartitionsMismatch: the
+    changelog "has 0 partitions"; seen with one worker on three brokers)."""
+    return f"{settings.streams.app_id}-host-state-changelog"
+
+
 def resolve_replication(configured: int, brokers: int, bootstrap: str = "") -> int:
     """The replication factor of Gamsi's topics on a cluster listing ``brokers`` brokers.
 
@@ -109,6 +118,7 @@ def topic_specs(settings: Settings, replication: int | None = None) -> list[Topi
             k.events_topic, keyed, r, {**days(30), "message.timestamp.type": "LogAppendTime"}
         ),
         TopicSpec(ticks_topic(settings), keyed, r, {**isr, "retention.ms": str(3600_000)}),
+        TopicSpec(changelog_topic(settings), keyed, r, compact),  # one host state per key
         TopicSpec(k.deadletter_topic, 1, r, days(30)),
         TopicSpec(deliveries_topic(settings), keyed, r, days(30)),
         # Recovery commands keyed by host (each agent reads its host's partition alone; a
