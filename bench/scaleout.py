@@ -37,8 +37,10 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Awaitable
 from dataclasses import replace
 from pathlib import Path
+from typing import TypeVar
 
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
@@ -49,11 +51,12 @@ from streams_throughput import backlog, judged_rate, start_worker
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.support.fleet
 
-from gamsi.settings import load_settings
+from gamsi.settings import Settings, load_settings
 from gamsi.testing.http import HttpCapture
 from gamsi.topics import ensure_topics
-from tests.support.fleet import EventLog, Fleet, Load, fleet_settings, routing_file
+from tests.support import fleet as support
 
+T = TypeVar("T")
 CLUSTER_PORT = 39600
 AIOKAFKA_SESSION_TIMEOUT = 10.0
 """aiokafka's default session_timeout_ms, the notifier's when it sets none."""
@@ -89,6 +92,33 @@ async def until_stable(bootstrap: str, group: str, members: int, *children: Chil
     raise SystemExit(f"bench: group {group} not stable with {members} members within 180 s")
 
 
+async def unless_stalled(
+    awaitable: Awaitable[T], settings: Settings, topic: str, quiet: float = 30.0
+) -> T:
+    """Await ``awaitable``; SystemExit naming the partition when one of ``topic`` stays
+    behind its end with its committed offset unmoved for ``quiet`` s (a worker that stopped
+    fetching it: faust-streaming 0.15, docs/operations.md), instead of waiting it out."""
+    task = asyncio.ensure_future(awaitable)
+    seen: dict[int, tuple[int, float]] = {}
+    try:
+        while not task.done():
+            await asyncio.wait({task}, timeout=5)
+            with contextlib.suppress(KafkaError):
+                for p, (done, end) in (
+                    await support.committed_lag(settings, settings.streams.app_id, topic)
+                ).items():
+                    if done >= end or seen.get(p, (None,))[0] != done:
+                        seen[p] = (done, time.monotonic())
+                    elif time.monotonic() - seen[p][1] > quiet:
+                        raise SystemExit(
+                            f"bench: {topic}[{p}] stalled: committed {done} of {end}, unmoved "
+                            f"for {quiet:.0f} s (faust-streaming 0.15; docs/operations.md)"
+                        )
+        return task.result()
+    finally:
+        task.cancel()
+
+
 async def throughput(bootstrap: str, tmp: Path, args: argparse.Namespace, workers: int) -> float:
     """samples/s of ``workers`` workers judging the backlog together (module docstring)."""
     s = bench_settings(bootstrap, tmp, f"so{workers}-" + uuid.uuid4().hex[:6], args.partitions)
@@ -109,7 +139,8 @@ async def throughput(bootstrap: str, tmp: Path, args: argparse.Namespace, worker
         finally:
             for child in children:
                 child.proc.send_signal(signal.SIGCONT)
-        got = await guard(events.until(2 * args.hosts, within=600), *children)
+        judged = events.until(2 * args.hosts, within=600)
+        got = await guard(unless_stalled(judged, s, s.kafka.metrics_topic), *children)
     finally:
         await events.consumer.stop()
         for child in children:
@@ -142,18 +173,20 @@ async def failover(bootstrap: str, tmp: Path, args: argparse.Namespace) -> None:
     parts = args.partitions
     async with HttpCapture() as hook:
         base = load_settings(environ={})
-        s = fleet_settings(base, bootstrap, tmp, "fo-" + uuid.uuid4().hex[:6], parts)
-        s = replace(s, notifier=replace(s.notifier, routing_file=str(routing_file(tmp, hook.url))))
+        s = support.fleet_settings(base, bootstrap, tmp, "fo-" + uuid.uuid4().hex[:6], parts)
+        s = replace(
+            s, notifier=replace(s.notifier, routing_file=str(support.routing_file(tmp, hook.url)))
+        )
         await ensure_topics(s)
-        load = Load(args.fleet_hosts, interval=1.0, half=args.half, prefix="fo")
-        with Fleet(s, tmp) as fleet:
+        load = support.Load(args.fleet_hosts, interval=1.0, half=args.half, prefix="fo")
+        with support.Fleet(s, tmp) as fleet:
             for i in (1, 2, 3):  # one at a time, as docs/operations.md advises
                 fleet.start("streams", f"streams-{i}")
                 await until_stable(bootstrap, s.streams.app_id, i, *fleet.procs.values())
             for i in (1, 2):
                 fleet.start("notifier", f"notifier-{i}")
             producing = asyncio.create_task(load.run(s, float("inf")))
-            async with EventLog(s) as log:
+            async with support.EventLog(s) as log:
 
                 async def judged_since(t: float) -> bool:
                     await log.poll()

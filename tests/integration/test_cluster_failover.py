@@ -24,8 +24,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 
 from gamsi.kafka_cluster import LocalCluster
@@ -39,6 +37,7 @@ from tests.support.fleet import (
     EventLog,
     Fleet,
     Load,
+    committed_lag,
     fleet_settings,
     routing_file,
 )
@@ -220,17 +219,8 @@ async def _drained(fleet: Fleet, settings: Settings, group: str, topic: str) -> 
 async def _caught_up(settings: Settings, group: str, topic: str, lag: dict[int, int]) -> bool:
     """Has ``group`` committed the end of every partition of ``topic``? (``lag`` gets
     what is left per partition.)"""
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka.bootstrap)
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka.bootstrap)
-    await admin.start()
-    await consumer.start()
-    try:
-        parts = [TopicPartition(topic, p) for p in range(settings.kafka.partitions)]
-        committed = await admin.list_consumer_group_offsets(group, partitions=parts)
-        ends = await consumer.end_offsets(parts)
-        lag.clear()
-        lag.update({tp.partition: ends[tp] - committed[tp].offset for tp in parts})
-        return not any(lag.values())
-    finally:
-        await consumer.stop()
-        await admin.close()
+    lag.clear()
+    lag.update(
+        {p: end - done for p, (done, end) in (await committed_lag(settings, group, topic)).items()}
+    )
+    return not any(lag.values())

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from gamsi.schemas import MetricBatch, Sample, encode
 from gamsi.schemas.codec import decode_severity_event
@@ -256,6 +256,25 @@ class Load:
             for e in events[:1] + events[-1:]
         ]
         return f"{len(events)} events, per partition {dict(sorted(per.items()))}, first/last {ends}"
+
+
+async def committed_lag(settings: Settings, group: str, topic: str) -> dict[int, tuple[int, int]]:
+    """{partition: (offset ``group`` committed, end offset)} for every partition of ``topic``
+    (the committed offset is -1 where the group committed none)."""
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka.bootstrap)
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka.bootstrap)
+    await admin.start()
+    await consumer.start()
+    try:
+        parts = [TopicPartition(topic, p) for p in range(settings.kafka.partitions)]
+        done = await admin.list_consumer_group_offsets(group, partitions=parts)
+        ends = await consumer.end_offsets(parts)
+        return {tp.partition: (done[tp].offset, ends[tp]) for tp in parts}
+    finally:
+        await consumer.stop()
+        await admin.close()
 
 
 class EventLog:
