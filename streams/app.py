@@ -30,6 +30,7 @@ from gamsi.kafka_auth import faust_credentials
 from gamsi.schemas.faust_codec import STATE_CODEC_NAME, register
 from gamsi.schemas.records import MetricBatch, SeverityEvent
 from gamsi.settings import Settings
+from gamsi.streams.gaps import Gaps, RangeReader
 from gamsi.streams.limits import Limits
 from gamsi.streams.metrics import install as install_metrics
 from gamsi.streams.transport import TunedApp
@@ -170,6 +171,7 @@ def create_app(
 
     limits = Limits.of(settings.streams)
     judged_up_to: dict[int, int] = {}  # partition → next metrics offset to judge (this process)
+    gaps = Gaps(RangeReader(settings, k.metrics_topic, settings.streams.app_id), judged_up_to)
 
     def highwater(partition: int) -> int | None:
         try:
@@ -191,8 +193,8 @@ def create_app(
         """Called before the assigned partitions are resumed: a partition this worker did
         not own until now is judged for silence only once it has caught up (docs/rules.md)."""
         now = {tp.partition for tp in assigned if tp.topic == k.metrics_topic}
-        for partition in owned ^ now:  # lost or new: this process's figures are stale
-            judged_up_to.pop(partition, None)
+        # lost ones forgotten; a new one is judged from the group's committed offset on
+        await gaps.assigned(now, set(owned))
         watching.forget(now - owned)
         owned.clear()
         owned.update(now)
@@ -204,20 +206,26 @@ def create_app(
             transition.emitted_at = time.time()
             await events.send(key=key, value=transition)
 
+    async def judge_one(message: Any) -> None:
+        judge = partial(
+            judge_batch, holder.engine, hosts, partition=message.partition, limits=limits
+        )
+        judged, letter = screen(message, judge, worker_name)  # any failure: a dead letter
+        if letter is not None:
+            await deliver(lambda d: deadletters.send(key=letter_key(d), value=d), letter)
+        elif judged is not None:
+            COUNTERS["batches"] += 1
+            await emit(*judged)
+
     @app.agent(metrics, name="evaluate")
     async def evaluate(stream: faust.Stream) -> None:
         async for event in stream.events():
             message = event.message
-            judge = partial(
-                judge_batch, holder.engine, hosts, partition=message.partition, limits=limits
-            )
-            judged, letter = screen(message, judge, worker_name)  # any failure: a dead letter
-            judged_up_to[message.partition] = message.offset + 1
-            if letter is not None:
-                await deliver(lambda d: deadletters.send(key=letter_key(d), value=d), letter)
-            elif judged is not None:
-                COUNTERS["batches"] += 1
-                await emit(*judged)
+            # what Faust dropped before this record is read back and judged first, in
+            # order, inside this record's iteration (its changelog partition)
+            for missed in await gaps.before(message.partition, message.offset):
+                await judge_one(missed)
+            await judge_one(message)
 
     @app.agent(ticks, name="timers")
     async def timers(stream: faust.Stream) -> None:
