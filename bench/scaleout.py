@@ -43,7 +43,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from aiokafka.admin import AIOKafkaAdminClient
-from aiokafka.errors import KafkaError
+from aiokafka.errors import KafkaError, UnknownTopicOrPartitionError
 from aiokafka.partitioner import murmur2
 from benchlib import Child, guard, load_average
 from streams_load import Events, bench_settings, produce_all
@@ -119,13 +119,27 @@ async def unless_stalled(
         task.cancel()
 
 
+async def events_reader(settings: Settings) -> Events:
+    """streams_load.Events, started: on a new cluster a broker can answer
+    UnknownTopicOrPartition for a topic created an instant ago, and a consumer that
+    failed to start is stopped (its fetcher task would hang the event loop's shutdown)."""
+    for _ in range(100):
+        events = Events(settings)
+        try:
+            await events.consumer.start()
+            return events
+        except UnknownTopicOrPartitionError:
+            await events.consumer.stop()
+            await asyncio.sleep(0.3)
+    raise SystemExit(f"bench: {settings.kafka.events_topic} unknown to the cluster for 30 s")
+
+
 async def throughput(bootstrap: str, tmp: Path, args: argparse.Namespace, workers: int) -> float:
     """samples/s of ``workers`` workers judging the backlog together (module docstring)."""
     s = bench_settings(bootstrap, tmp, f"so{workers}-" + uuid.uuid4().hex[:6], args.partitions)
     s = replace(s, streams=replace(s.streams, session_timeout=60.0))
     await ensure_topics(s)
-    events = Events(s)
-    await events.consumer.start()
+    events = await events_reader(s)
     children = []
     try:
         for w in range(workers):
