@@ -33,6 +33,7 @@ from gamsi.settings import Settings
 from gamsi.streams.gaps import Gaps, RangeReader
 from gamsi.streams.limits import Limits
 from gamsi.streams.metrics import install as install_metrics
+from gamsi.streams.recovery_watch import install as install_recovery_watch
 from gamsi.streams.transport import TunedApp
 from gamsi.streams.workdir import claim as claim_workdir
 from gamsi.streams.worker import (
@@ -263,6 +264,7 @@ def create_app(
             await follow_policies(settings, swap, stats=app.gamsi_policy_feed)
 
     install_metrics(app, settings, judged_up_to)  # /metrics and /health (docs/operations.md)
+    install_recovery_watch(app)  # a table restore that Faust stops feeding is fetched again
     app.gamsi_engine = holder  # type: ignore[attr-defined]
     app.gamsi_workdir = workdir  # type: ignore[attr-defined] # its lock lives with the app
     app.gamsi_counters = COUNTERS  # type: ignore[attr-defined]

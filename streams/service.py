@@ -92,13 +92,6 @@ def _worker_class() -> type:
     import faust
 
     class Worker(faust.Worker):
-        async def on_start(self) -> None:
-            """Faust's start, plus the watch that re-fetches a stalled table restore."""
-            from gamsi.streams.recovery_watch import watch
-
-            await super().on_start()
-            self.add_future(watch(self.app))
-
         async def on_startup_finished(self) -> None:
             """Faust's "ready", then :func:`gc.freeze`: the objects made while starting
             (modules, Faust's services, the policy: about 70,000) move to the permanent
