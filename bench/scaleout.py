@@ -126,9 +126,9 @@ async def events_reader(settings: Settings) -> Events:
     for _ in range(100):
         events = Events(settings)
         try:
-            await events.consumer.start()
+            await asyncio.wait_for(events.consumer.start(), 30)
             return events
-        except UnknownTopicOrPartitionError:
+        except (UnknownTopicOrPartitionError, TimeoutError):
             await events.consumer.stop()
             await asyncio.sleep(0.3)
     raise SystemExit(f"bench: {settings.kafka.events_topic} unknown to the cluster for 30 s")
@@ -139,13 +139,14 @@ async def throughput(bootstrap: str, tmp: Path, args: argparse.Namespace, worker
     s = bench_settings(bootstrap, tmp, f"so{workers}-" + uuid.uuid4().hex[:6], args.partitions)
     s = replace(s, streams=replace(s.streams, session_timeout=60.0))
     await ensure_topics(s)
-    events = await events_reader(s)
-    children = []
+    children: list[Child] = []
+    events: Events | None = None
     try:
         for w in range(workers):
             own = replace(s, paths=replace(s.paths, data_dir=f"{s.paths.data_dir}-{w}"))
             children.append(start_worker(own, tmp / f"worker-{workers}-{w}.log", args))
         await until_stable(bootstrap, s.streams.app_id, workers, *children)
+        events = await events_reader(s)  # reads from the start: its topic is settled by now
         for child in children:
             child.proc.send_signal(signal.SIGSTOP)
         try:
@@ -156,7 +157,8 @@ async def throughput(bootstrap: str, tmp: Path, args: argparse.Namespace, worker
         judged = events.until(2 * args.hosts, within=600)
         got = await guard(unless_stalled(judged, s, s.kafka.metrics_topic), *children)
     finally:
-        await events.consumer.stop()
+        if events is not None:
+            await events.consumer.stop()
         for child in children:
             child.stop()
     rate, first, last = judged_rate(got, args, children[0].log)
