@@ -4,7 +4,7 @@ how long a SIGKILLed worker's and a SIGKILLed notifier's partitions wait (issue 
     .venv/bin/python bench/scaleout.py [--quick] [--workers 1,2,3]
 
 The cluster: $GAMSI_BENCH_CLUSTER (the bootstrap list of a running cluster) if set,
-otherwise three KRaft nodes of its own on 127.0.0.1:39600/39602/39604 (controllers on
+otherwise three KRaft nodes of its own on 127.0.0.1:28600/28602/28604 (controllers on
 the odd ports) in a temporary directory, stopped at the end.
 
 Throughput, per worker count N: N `gamsi streams run` processes form a group on topics
@@ -57,7 +57,7 @@ from gamsi.topics import ensure_topics
 from tests.support import fleet as support
 
 T = TypeVar("T")
-CLUSTER_PORT = 39600
+CLUSTER_PORT = 28600  # below the ephemeral ports (32768-60999) clients bind
 AIOKAFKA_SESSION_TIMEOUT = 10.0
 """aiokafka's default session_timeout_ms, the notifier's when it sets none."""
 

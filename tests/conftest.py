@@ -52,11 +52,12 @@ def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def kafka_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
     """A 3-node KRaft cluster of this test session (gamsi.kafka_cluster), started by the
-    first test that asks for it: client ports GAMSI_TEST_CLUSTER_PORT (default 39500),
+    first test that asks for it: client ports GAMSI_TEST_CLUSTER_PORT (default 28500, below
+    Linux's ephemeral range 32768-60999, where an outgoing connection may hold the port),
     +2, +4; controllers one above each. Tests using it are marked ``cluster``."""
     from gamsi.kafka_cluster import throwaway_cluster
 
-    port = int(os.environ.get("GAMSI_TEST_CLUSTER_PORT", "39500"))
+    port = int(os.environ.get("GAMSI_TEST_CLUSTER_PORT", "28500"))
     with throwaway_cluster(tmp_path_factory.mktemp("kafka-cluster"), port, nodes=3) as cluster:
         yield cluster
 

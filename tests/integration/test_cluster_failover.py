@@ -2,28 +2,29 @@
 stand-in and one webhook receiver; 200 hosts breach and recover for two minutes while
 one broker, then one stream worker, then one notifier is SIGKILLed and restarted.
 
-Afterwards no event id is on the events topic twice and none is a no-data raise (every
-host kept reporting); every event on the topic reached Slack in exactly one message and
-the webhook receiver under exactly one Idempotency-Key (a receiver dropping repeats by
-key holds each once; raw requests and distinct keys are printed); and the topic holds
-exactly the transitions the load implies (the worker's own engine fed the same batches,
-:meth:`Load.expected`). faust-streaming 0.15 can skip queued batches at a rebalance
-(docs/operations.md): a run where transitions were never judged is reported as an
-expected failure naming them, after every other check has passed. The kills are paced
-by the load's clock; every wait is on a condition with a bound.
+Afterwards the events topic holds exactly the transitions the load implies (the
+worker's own engine fed the same batches, :meth:`Load.expected`), each under one event
+id, none a no-data raise (every host kept reporting) — including those of batches
+faust-streaming dropped at a rebalance (streams/gaps.py reads them back); every event
+reached Slack in exactly one message and the webhook receiver under exactly one
+Idempotency-Key (raw requests and distinct keys are printed). A record may be on the
+topic twice with the same id: a worker SIGKILLed after sending an event and before its
+offset was committed sends it again on replay (at least once; the notifier's ledger and
+history's ReplacingMergeTree keep one per id). Those repeats are counted and printed.
+The kills are paced by the load's clock; every wait is on a condition with a bound.
 """
 
 from __future__ import annotations
 
 import asyncio
 import re
+import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import pytest
 from aiokafka.errors import KafkaError
 
 from gamsi.kafka_cluster import LocalCluster
@@ -50,6 +51,9 @@ WORKERS, NOTIFIERS = 3, 2
 EVENT_LINE = re.compile(r"\S+ cpu\.util = \S+ \(threshold \S+\) (?:recovered|[A-Z]+)")
 """An event as a message lists it (gamsi.notifier.message.event_line), up to the part
 that depends on when it was sent."""
+NODATA_AFTER = 15.0
+"""The fleet policy's no-data bound (tests/support/fleet.py): once the load has ended, a
+host is silent for real this long after its last batch."""
 OMITTED = re.compile(r"^… and \d+ more$", re.MULTILINE)
 
 
@@ -96,6 +100,7 @@ async def test_a_broker_a_worker_and_a_notifier_killed_lose_nothing_and_send_not
                 act()
 
         await load.run(s, LOAD_SECONDS, on_round)
+        ended = time.time()  # the hosts stop reporting: no data is true NODATA_AFTER later
         assert not plan, "the load ended before every kill and restart was done"
         await asyncio.gather(*background)
         expected = load.expected(s)
@@ -122,24 +127,27 @@ async def test_a_broker_a_worker_and_a_notifier_killed_lose_nothing_and_send_not
         f"{sum(n != 1 for n in per_event.values())} events not under exactly one key"
     )
     assert len(expected) > 3 * HOSTS, f"the load implied only {len(expected)} transitions"
-    assert duplicates == {}, f"events twice on the topic: {_described(duplicates, log)}"
-    assert [e for e in unexpected if e.watch != WATCH] == [], "no-data raised for a live host"
+    if duplicates:  # the same transition, the same id: redelivered after the SIGKILL
+        print(f"redelivered (same id, at least once): {_described(duplicates, log)}")
+    silent = [e for e in unexpected if e.watch != WATCH]
+    late = [e for e in silent if e.ts >= ended + NODATA_AFTER - 1]  # after the load: true
+    unexpected = [e for e in unexpected if e not in late]
+    assert [e for e in silent if e not in late] == [], "no-data raised for a live host"
 
     # every event on the topic reached each receiver exactly once
     assert {i: n for i, n in slack.items() if n != 1} == {}, "Slack: each event in one message"
     assert strangers == [], "Slack: messages about transitions no batch implies"
     assert {i: n for i, n in per_event.items() if n != 1} == {}, "webhook: an event under 2 keys"
-    assert per_event.keys() == told.keys()
+    assert per_event.keys() >= told.keys()  # (and late no-data events read after told)
 
     # every transition the batches imply was judged, at its batch
     parts = k.partitions
     assert missing or not unexpected, f"transitions no batch implies: {unexpected[:5]}"
-    if missing:  # faust-streaming 0.15 can skip batches at a rebalance (docs/operations.md)
-        pytest.xfail(
-            f"never judged: {load.describe(missing, parts)}; judged at a later batch instead: "
-            f"{load.describe(unexpected, parts)}"
-        )
-    assert told.keys() == expected.keys()
+    assert missing == [], (
+        f"never judged: {load.describe(missing, parts)}; judged at a later batch instead: "
+        f"{load.describe(unexpected, parts)}"
+    )
+    assert told.keys() - {e.event_id for e in late} == expected.keys()
 
 
 async def _joined(settings: Settings, workers: int) -> bool:

@@ -111,7 +111,7 @@ async def test_a_killed_broker_loses_no_acknowledged_record_and_rejoins(
 
 
 def test_kafka_cli_starts_reports_and_stops_three_nodes(tmp_path: Path) -> None:
-    port = int(os.environ.get("GAMSI_TEST_CLUSTER_PORT", "39500")) + 10
+    port = int(os.environ.get("GAMSI_TEST_CLUSTER_PORT", "28500")) + 10
     env = {
         **os.environ,
         "GAMSI_PATHS_DATA_DIR": str(tmp_path / "data"),
