@@ -36,6 +36,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaConnectionError, KafkaError
+from aiokafka.protocol.metadata import MetadataRequest
 
 from gamsi.kafka_auth import kafka_client_options
 from gamsi.kafka_setup import replication_for, run_sync
@@ -149,8 +150,8 @@ async def ensure_topics(settings: Settings) -> list[str]:
     admin = AIOKafkaAdminClient(**kafka_client_options(settings))
     await admin.start()
     try:
-        brokers = len((await admin.describe_cluster())["brokers"])
-        r = resolve_replication(settings.kafka.replication, brokers, settings.kafka.bootstrap)
+        nodes = [b["node_id"] for b in (await admin.describe_cluster())["brokers"]]
+        r = resolve_replication(settings.kafka.replication, len(nodes), settings.kafka.bootstrap)
         _resolved[settings.kafka.bootstrap] = r
         specs = topic_specs(settings, r)
         existing = set(await admin.list_topics())
@@ -162,7 +163,7 @@ async def ensure_topics(settings: Settings) -> list[str]:
                     for s in missing
                 ]
             )
-        await _wait_topics_visible(admin, {s.name for s in specs})
+        await _wait_topics_visible(admin, {s.name for s in specs}, nodes)
         return [s.name for s in missing]
     finally:
         await admin.close()
@@ -248,12 +249,43 @@ async def read_compacted(
                 remaining.discard(tp)
 
 
-async def _wait_topics_visible(admin: AIOKafkaAdminClient, names: set[str]) -> None:
-    for _ in range(100):
-        if names <= set(await admin.list_topics()):
+async def _wait_topics_visible(
+    admin: AIOKafkaAdminClient, names: set[str], brokers: list[int], within: float = 30.0
+) -> None:
+    """Wait until every broker in ``brokers`` (node ids) answers a metadata request for
+    ``names`` with each topic known and every partition led.
+
+    Creation is acknowledged by the controller; each broker learns of the topic from
+    the metadata log a moment later. Asking one broker is not enough on a cluster: a
+    client sent to another right after (a worker's first fetch, an admin describe) is
+    told the topic does not exist (seen on three brokers: ``describe_topics`` empty
+    right after ``create_topics``). Raises KafkaError after ``within`` seconds.
+    """
+    deadline = time.monotonic() + within
+    waiting = list(brokers)
+    while True:
+        pending = []
+        for node in waiting:
+            answer = await admin._send_request_to_node(node, MetadataRequest(sorted(names)))
+            topics = answer.to_object()["topics"]
+            led = {
+                t["topic"]
+                for t in topics
+                if t["error_code"] == 0
+                and t["partitions"]
+                and all(p["leader"] >= 0 for p in t["partitions"])
+            }
+            if not names <= led:
+                pending.append(node)
+        if not pending:
             return
+        if time.monotonic() > deadline:
+            raise KafkaError(
+                f"topics {sorted(names)} were created but brokers {pending} never listed "
+                f"all of them with a leader within {within:g} s"
+            )
+        waiting = pending
         await asyncio.sleep(0.1)
-    raise KafkaError(f"topics {sorted(names)} were created but never became visible")
 
 
 async def wait_for_kafka(
