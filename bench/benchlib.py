@@ -22,8 +22,9 @@ from typing import TypeVar
 from gamsi.testing import process
 
 T = TypeVar("T")
-BENCH_PORT = 49092
-"""The project's own throwaway broker for benchmarks (controller on the next port)."""
+BENCH_PORT = 29192
+"""The project's own throwaway broker for benchmarks (controller on the next port), below
+Linux's ephemeral range (32768-60999) where an outgoing connection may hold a port."""
 
 
 class ChildDied(SystemExit):

@@ -12,9 +12,9 @@ measures each process over the same window:
   printed too as a cross-check.
 * Resident memory: VmRSS at the end, and the peak VmHWM.
 
-Run (broker on 127.0.0.1:39092 here; `gamsi kafka start` gives one on 9092):
+Run (broker on 127.0.0.1:29092 here; `gamsi kafka start` gives one on 9092):
 
-    .venv/bin/python bench/collector_overhead.py --bootstrap 127.0.0.1:39092 --seconds 60
+    .venv/bin/python bench/collector_overhead.py --bootstrap 127.0.0.1:29092 --seconds 60
 """
 
 from __future__ import annotations

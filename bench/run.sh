@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Every benchmark, one after the other, with the peers' figures from the same run.
-# Starts its own Kafka broker (127.0.0.1:49092, temporary data) and stops it after.
+# Starts its own Kafka broker (127.0.0.1:29192, temporary data) and stops it after.
 # Needs prometheus-node-exporter for the collector comparison, and (bench/ttn.py)
 # prometheus, prometheus-alertmanager and stress-ng: installed with apt-get when missing
 # (as root; no service is started). Takes about 25 minutes on a 2-core machine.
@@ -20,10 +20,10 @@ cat > "$tmp/bench.toml" <<TOML
 [paths]
 data_dir = "$tmp/data"
 [broker]
-port = 49092
-controller_port = 49093
+port = 29192
+controller_port = 29193
 [kafka]
-bootstrap = "127.0.0.1:49092"
+bootstrap = "127.0.0.1:29192"
 TOML
 trap '.venv/bin/gamsi -c "$tmp/bench.toml" kafka stop >/dev/null; rm -rf "$tmp"' EXIT
 .venv/bin/gamsi -c "$tmp/bench.toml" kafka start
@@ -31,14 +31,14 @@ trap '.venv/bin/gamsi -c "$tmp/bench.toml" kafka stop >/dev/null; rm -rf "$tmp"'
 echo; echo "== rule engine, pure (no Kafka) =="
 .venv/bin/python bench/engine_pure.py --orjson
 echo; echo "== stream worker: samples/s through one process, produce -> event latency =="
-GAMSI_BENCH_BOOTSTRAP=127.0.0.1:49092 .venv/bin/python bench/streams_throughput.py
+GAMSI_BENCH_BOOTSTRAP=127.0.0.1:29192 .venv/bin/python bench/streams_throughput.py
 echo; echo "== scale-out: 1, 2, 3 stream workers and failover times, 3-broker cluster of its own =="
 .venv/bin/python bench/scaleout.py
 echo; echo "== no-data ticks: cost at 10,000 and 100,000 hosts (pure code) =="
 .venv/bin/python bench/ticks_scale.py
 echo; echo "== time to notify: Gamsi beside Prometheus + Alertmanager, same breaches =="
-GAMSI_BENCH_BOOTSTRAP=127.0.0.1:49092 .venv/bin/python bench/ttn.py
+GAMSI_BENCH_BOOTSTRAP=127.0.0.1:29192 .venv/bin/python bench/ttn.py
 echo; echo "== history: inserts into ClickHouse (chDB) and report queries on 10 M rows =="
 .venv/bin/python bench/history_insert.py
 echo; echo "== collector overhead vs node_exporter, same run =="
-.venv/bin/python bench/collector_overhead.py --bootstrap 127.0.0.1:49092 --seconds 60
+.venv/bin/python bench/collector_overhead.py --bootstrap 127.0.0.1:29192 --seconds 60

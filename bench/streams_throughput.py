@@ -3,7 +3,7 @@
     .venv/bin/python bench/streams_throughput.py [--runs 3] [--rates 25000,50000,100000,200000]
 
 Runs against the real Kafka broker: $GAMSI_BENCH_BOOTSTRAP if set, otherwise the
-project's own broker started on 127.0.0.1:49092 in a temporary directory. The worker
+project's own broker started on 127.0.0.1:29192 in a temporary directory. The worker
 is the real `gamsi streams run` process; if it exits, the bench stops at once with the
 last lines of its log.
 

@@ -5,7 +5,7 @@
 Installs what it needs when missing (Debian's prometheus, prometheus-alertmanager,
 prometheus-node-exporter, stress-ng; nothing is started as a system service) and starts
 both stacks as child processes (bench/ttn_stacks.py), both alerting ONE loopback webhook
-receiver. Gamsi runs on $GAMSI_BENCH_BOOTSTRAP or a broker of its own (127.0.0.1:49092).
+receiver. Gamsi runs on $GAMSI_BENCH_BOOTSTRAP or a broker of its own (127.0.0.1:29192).
 
 Tuned (--trials breaches): Gamsi's collector every 1 s, a watch cpu.util > 80 with no
 duration, a webhook route with no storm window; Prometheus scraping node_exporter and

@@ -16,7 +16,7 @@ history service (the picture is rebuilt from the events topic alone: 20,000 even
 one per cell, 5 % of them above normal), and Debian's chromium through Playwright
 (``executable_path=/usr/bin/chromium``; ``scripts/bootstrap.sh`` installs it).
 
-Run: ``GAMSI_BENCH_BOOTSTRAP=127.0.0.1:49092 .venv/bin/python bench/web_overview.py``
+Run: ``GAMSI_BENCH_BOOTSTRAP=127.0.0.1:29192 .venv/bin/python bench/web_overview.py``
 """
 
 from __future__ import annotations
@@ -203,7 +203,7 @@ async def _event_to_colour(
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--bootstrap", default=os.environ.get("GAMSI_BENCH_BOOTSTRAP",
-                                                              "127.0.0.1:49092"))  # fmt: skip
+                                                              "127.0.0.1:29192"))  # fmt: skip
     parser.add_argument("--hosts", type=int, default=1000)
     parser.add_argument("--items", type=int, default=20)
     parser.add_argument("--trials", type=int, default=30)

@@ -26,7 +26,9 @@ from gamsi.settings import Settings, load_settings
 if TYPE_CHECKING:
     from gamsi.kafka_cluster import LocalCluster
 
-TEST_PORT = int(os.environ.get("GAMSI_TEST_KAFKA_PORT", "39092"))
+TEST_PORT = int(os.environ.get("GAMSI_TEST_KAFKA_PORT", "29092"))
+"""The session broker (controller on the next port): below Linux's ephemeral range
+(32768-60999), where an outgoing connection may already hold a port."""
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
