@@ -221,16 +221,17 @@ async def latency_curve(bootstrap: str, tmp: Path, args: argparse.Namespace) -> 
 
 
 async def main_async(bootstrap: str, tmp: Path, args: argparse.Namespace) -> None:
-    print(
-        f"throughput: {args.hosts:,} hosts × {args.batches} batches × {args.samples} samples, "
-        f"{args.runs} run(s), a fresh worker each",
-        flush=True,
-    )
-    rates = [await throughput_run(bootstrap, tmp, args, n + 1) for n in range(args.runs)]
-    print(
-        f"throughput: median {statistics.median(rates):,.0f} samples/s "
-        f"(min {min(rates):,.0f}, max {max(rates):,.0f}); target >= 400,000 per worker process"
-    )
+    if args.runs > 0:  # --runs 0: the latency curve only
+        print(
+            f"throughput: {args.hosts:,} hosts × {args.batches} batches × {args.samples} "
+            f"samples, {args.runs} run(s), a fresh worker each",
+            flush=True,
+        )
+        rates = [await throughput_run(bootstrap, tmp, args, n + 1) for n in range(args.runs)]
+        print(
+            f"throughput: median {statistics.median(rates):,.0f} samples/s (min "
+            f"{min(rates):,.0f}, max {max(rates):,.0f}); target >= 400,000 per worker process"
+        )
     if not args.skip_latency:
         print("latency, produce -> severity event (broker append time), one worker:")
         await latency_curve(bootstrap, tmp, args)
@@ -245,7 +246,9 @@ def main() -> None:
     parser.add_argument("--batches", type=int, default=10, help="batches per host")
     parser.add_argument("--samples", type=int, default=100, help="samples per batch")
     parser.add_argument("--partitions", type=int, default=6)
-    parser.add_argument("--runs", type=int, default=3, help="throughput runs (median, min, max)")
+    parser.add_argument(
+        "--runs", type=int, default=3, help="throughput runs (median, min, max); 0: latency only"
+    )
     parser.add_argument("--seconds", type=int, default=15, help="measured seconds per rate")
     parser.add_argument("--warmup", type=int, default=3, help="seconds of load not counted")
     parser.add_argument("--skip-latency", action="store_true")

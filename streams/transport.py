@@ -15,21 +15,37 @@ at 10,000 samples/s with the worker mostly idle. With the wait bounded at
 idle worker sends one empty fetch per wait (100 a second at 10 ms: negligible next to a
 worker's work, and the broker answers them without touching disk).
 
-Not done, on purpose: handing each record to its streams without mode's ``wait_first``
-tasks (70–80 µs a record; a hand-stepped coroutine cut that to 2.5 µs and raised
-throughput by a third, 338 k -> 496 k samples/s). With it a restarted worker was
-sometimes "ready" and never consumed its partition (2 runs in 3 of the SIGKILL test in
-tests/integration/test_streams_state.py; 3 in 3 passed without it), so it was taken
-out: judging every record matters more.
+The consumer also hands each record to its streams without four asyncio tasks per record
+(:class:`EagerWaitFirst`). Faust's drain loop delivers every record with
+``await self.wait_first(callback(message), self.suspend_flow.wait())`` (mode 0.4:
+``Service.wait_first`` wraps each argument and the service's stopped and crashed events
+in a task, waits for the first, then cancels the rest): 70–80 µs a record on this
+2-core machine, more than judging a 100-sample batch. The callback nearly always
+completes without waiting (the record goes into a stream's queue), so it is now run at
+once and the tasks are made only when it has to wait.
+
+That hand-over exposed a fault of faust-streaming 0.15 (:class:`_FlowControl`): when a
+restored worker ends its recovery, Faust resumes its streams' flow control, which empties
+every stream's queue, although the flow was never suspended; records the fetcher had
+already handed over in that moment were dropped and their offsets counted as read. The
+faster hand-over made that window fill (tests/integration/test_streams_state.py: the last
+four batches after a SIGKILL never judged, 1 run in 3). The queues are now emptied only
+when the flow really was suspended (a rebalance, which Faust follows with a seek back to
+the committed offsets).
 """
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Coroutine, Generator
 from typing import Any
 
 import faust
 from faust.transport.drivers import aiokafka as faust_aiokafka
+from mode.services import WaitResults
 from mode.utils.futures import stampede
+from mode.utils.objects import cached_property
+from mode.utils.queues import FlowControlEvent
 
 FETCH_MAX_WAIT_MS = 10
 """Longest time (ms) the broker may hold a fetch that found no new records."""
@@ -42,15 +58,194 @@ class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
         return consumer
 
 
-class _Consumer(faust_aiokafka.Consumer):
+class EagerWaitFirst:
+    """A mode ``Service`` mixin: :meth:`wait_first` runs its first coroutine at once.
+
+    When the first argument is a coroutine (and no timeout is given) its first step runs
+    synchronously. If it finishes there, the result is returned as mode's ``wait_first``
+    returns it (``WaitResults([coro], [result], stopped=False)``, or no winners and
+    ``stopped=True`` when the service has stopped or crashed) and the other arguments,
+    never started, are closed. This is what mode's version does too, at the cost of a
+    task per argument: the first coroutine's task runs first. If it has to wait, the rest of it
+    runs as a task under mode's ``wait_first``, against the other arguments (a coroutine
+    waiting for a full queue is still cancelled when flow is suspended for a rebalance);
+    the winner is then the wrapper that continues it, not the coroutine itself (Faust's
+    one caller, the drain loop, ignores the winners). An exception raised at once
+    propagates, as mode's does.
+    """
+
+    async def wait_first(self, *coros: Any, timeout: Any = None) -> WaitResults:  # noqa: ASYNC109 (mode's signature)
+        wait_first = super().wait_first  # type: ignore[misc]
+        if timeout is not None or not coros or not inspect.iscoroutine(coros[0]):
+            return await wait_first(*coros, timeout=timeout)
+        first, rest = coros[0], coros[1:]
+        try:
+            awaited = first.send(None)
+        except StopIteration as done:
+            _close(rest)
+            if self._stopped.is_set() or self._crashed.is_set():  # type: ignore[attr-defined]
+                return WaitResults([], [], True)
+            return WaitResults([first], [done.value], False)
+        except BaseException:
+            _close(rest)
+            raise
+        return await wait_first(_continue(first, awaited), *rest)
+
+
+def _close(coros: tuple[Any, ...]) -> None:
+    for coro in coros:
+        if inspect.iscoroutine(coro):
+            coro.close()  # never started: nothing runs, and no "never awaited" warning
+
+
+class _Continued:
+    """Awaiting it continues ``coro``, which has already run to ``awaited`` (what its first
+    step yielded): the values it yields go to the task, and what the task sends or throws
+    goes back into it, as ``await coro`` would have done from the start."""
+
+    __slots__ = ("awaited", "coro")
+
+    def __init__(self, coro: Coroutine[Any, Any, Any], awaited: Any) -> None:
+        self.coro, self.awaited = coro, awaited
+
+    def __await__(self) -> Generator[Any, Any, Any]:
+        coro, value = self.coro, self.awaited
+        while True:
+            try:
+                sent = yield value
+            except GeneratorExit:
+                coro.close()
+                raise
+            except BaseException as exc:  # cancellation included: thrown into the coroutine
+                try:
+                    value = coro.throw(exc)
+                except StopIteration as done:
+                    return done.value
+            else:
+                try:
+                    value = coro.send(sent)
+                except StopIteration as done:
+                    return done.value
+
+
+async def _continue(coro: Coroutine[Any, Any, Any], awaited: Any) -> Any:
+    return await _Continued(coro, awaited)
+
+
+class _Consumer(EagerWaitFirst, faust_aiokafka.Consumer):
     def _new_consumer_thread(self) -> faust_aiokafka.AIOKafkaConsumerThread:
         return _ConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
+
+CHANGELOG_LINGER_MS = 5
+"""How long (ms) a changelog write may wait to share a produce request with the next ones."""
+
+CHANGELOG_BATCH_BYTES = 512 * 1024
+"""Largest batch (bytes, per partition) of changelog writes in one produce request."""
+
+
+class _Producer(faust_aiokafka.Producer):
+    """Faust's producer, with the table's changelog writes sent by a second aiokafka
+    producer that lingers :data:`CHANGELOG_LINGER_MS`.
+
+    Every judged batch writes its host's state to the changelog: one message per record.
+    With Faust's single producer at ``linger_ms=0`` each became its own produce request
+    (and its own response to parse), which at 100,000 samples/s fed live was a quarter
+    of the worker's CPU in py-spy (``AIOKafkaClient.send``, the socket writes, the
+    request's encoding, ``SendProduceReqHandler``) and held the worker at one full core.
+    A changelog write is only read back on a restore, so waiting a few milliseconds for
+    company costs nothing; a severity event is read by a person, so everything else still
+    goes at once. :meth:`flush` flushes both producers: Faust flushes the producer
+    before it commits offsets, so a committed record's state is on the broker as before.
+    Transactions are not used (``processing_guarantee="at_least_once"``).
+    """
+
+    _changelog: Any = None
+
+    async def on_start(self) -> None:
+        await super().on_start()
+        settings = {**self._settings_default(), **self._settings_auth(), **self._settings_extra()}
+        settings.update(linger_ms=CHANGELOG_LINGER_MS, max_batch_size=CHANGELOG_BATCH_BYTES)
+        self._changelog = self._producer_type(**settings)
+        self.beacon.add(self._changelog)
+        await self._changelog.start()
+
+    async def on_stop(self) -> None:
+        changelog, self._changelog = self._changelog, None
+        if changelog is not None:
+            await changelog.stop()  # sends what lingers first
+        await super().on_stop()
+
+    async def send(
+        self,
+        topic: str,
+        key: bytes | None,
+        value: bytes | None,
+        partition: int | None,
+        timestamp: float | None,
+        headers: Any,
+        *,
+        transactional_id: str | None = None,
+    ) -> Any:
+        changelog = self._changelog
+        if changelog is None or transactional_id or not topic.endswith("-changelog"):
+            return await super().send(
+                topic, key, value, partition, timestamp, headers, transactional_id=transactional_id
+            )
+        self._send_on_produce_message(
+            key=key, value=value, partition=partition, timestamp=timestamp, headers=headers
+        )
+        try:
+            return await changelog.send(
+                topic,
+                value,
+                key=key,
+                partition=partition,
+                timestamp_ms=int(timestamp * 1000.0) if timestamp else None,
+                headers=list(headers.items()) if isinstance(headers, dict) else headers,
+            )
+        except faust_aiokafka.KafkaError as exc:
+            raise faust_aiokafka.ProducerSendError(f"Error while sending: {exc!r}") from exc
+
+    async def flush(self) -> None:
+        await super().flush()
+        if self._changelog is not None:
+            await self._changelog.flush()
+
+
+class _FlowControl(FlowControlEvent):
+    """Faust's flow control of the streams' queues, emptying them on :meth:`resume` only
+    when the flow was suspended.
+
+    mode's ``FlowControlEvent.resume`` always empties every managed queue. Faust suspends
+    (and empties the queues itself) when partitions are revoked, and seeks back to the
+    committed offsets before it resumes, so what was in a queue is read again. But
+    ``Recovery.on_recovery_completed`` also calls ``resume`` when nothing was suspended,
+    after it has resumed the partitions and awaited its seek: records fetched and handed
+    over in that await were in the queues, already past the read offset, and emptying
+    them lost them (a later record of the partition brings them back through
+    :mod:`gamsi.streams.gaps`, but the last records before a pause were never judged).
+    """
+
+    def resume(self) -> None:
+        suspended = self._suspend.is_set()
+        self._suspend.clear()
+        self._resume.set()
+        if suspended:
+            self.clear()
 
 
 class TunedApp(faust.App):
     """A Faust app whose Kafka consumer fetches with :data:`FETCH_MAX_WAIT_MS` and whose
     messages reach the producer without yielding to the event loop three times each
-    (:meth:`maybe_start_producer`)."""
+    (:meth:`maybe_start_producer`), whose records reach the streams without a task each
+    (:class:`EagerWaitFirst`), whose changelog writes share produce requests
+    (:class:`_Producer`), and whose streams' queues are emptied only after a real
+    suspension (:class:`_FlowControl`)."""
+
+    @cached_property
+    def flow_control(self) -> FlowControlEvent:
+        return _FlowControl(loop=self.loop)
 
     async def maybe_start_producer(self) -> Any:
         """The producer, at once when it is already running (the normal case).
@@ -79,4 +274,5 @@ class TunedApp(faust.App):
         if not isinstance(transport, faust_aiokafka.Transport):
             raise TypeError(f"expected Faust's aiokafka transport, got {type(transport).__name__}")
         transport.Consumer = _Consumer
+        transport.Producer = _Producer
         return transport
