@@ -264,7 +264,8 @@ def create_app(
             await follow_policies(settings, swap, stats=app.gamsi_policy_feed)
 
     install_metrics(app, settings, judged_up_to)  # /metrics and /health (docs/operations.md)
-    install_recovery_watch(app)  # a table restore that Faust stops feeding is fetched again
+    # a table restore, or a metrics partition, that Faust stops feeding is fetched again
+    install_recovery_watch(app, k.metrics_topic, judged_up_to, highwater)
     app.gamsi_engine = holder  # type: ignore[attr-defined]
     app.gamsi_workdir = workdir  # type: ignore[attr-defined] # its lock lives with the app
     app.gamsi_counters = COUNTERS  # type: ignore[attr-defined]

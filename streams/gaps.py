@@ -4,8 +4,11 @@ faust-streaming 0.15 sometimes hands a stream worker a partition's records with 
 missing: around a rebalance it makes a newly assigned partition fetchable before it
 pauses it, then drops records aiokafka already fetched (the active-partition filter in
 ``Consumer.getmany``, a stream skipping records of another generation, the read-offset
-check in ``_drain_messages``), and it resumes a partition without a committed offset
-where the fetcher got to (docs/operations.md, "Several stream workers"). A dropped
+check in ``_drain_messages``), it resumes a partition without a committed offset
+where the fetcher got to (docs/operations.md, "Several stream workers"), and it emptied
+the streams' queues at the end of a recovery (fixed where it happens:
+``streams/transport.py``, ``_FlowControl``; a gap after the last record of a partition
+is only seen when the next record comes). A dropped
 batch is a transition nobody judges: a raise or a recovery that no later batch repeats
 is lost.
 

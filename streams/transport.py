@@ -137,7 +137,7 @@ class _Consumer(EagerWaitFirst, faust_aiokafka.Consumer):
         return _ConsumerThread(self, loop=self.loop, beacon=self.beacon)
 
 
-CHANGELOG_LINGER_MS = 5
+CHANGELOG_LINGER_MS = 20
 """How long (ms) a changelog write may wait to share a produce request with the next ones."""
 
 CHANGELOG_BATCH_BYTES = 512 * 1024

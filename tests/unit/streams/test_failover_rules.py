@@ -4,7 +4,7 @@ restore that stops receiving its changelog is fetched again."""
 
 from __future__ import annotations
 
-from gamsi.streams.recovery_watch import RecoveryWatch
+from gamsi.streams.recovery_watch import PartitionWatch, RecoveryWatch
 from gamsi.streams.worker import Watching
 
 
@@ -72,3 +72,28 @@ def test_a_complete_or_empty_restore_and_no_recovery_are_never_stalled() -> None
     assert watch.stalled(True, {"cl": 3}, lagging, 0.0) == {}
     assert watch.stalled(False, {"cl": 3}, lagging, 5.0) == {}  # recovery over: forgotten
     assert watch.stalled(True, {"cl": 3}, lagging, 5.5) == {}  # a new recovery starts afresh
+
+
+def test_a_partition_with_records_that_hands_none_over_is_fetched_again() -> None:
+    """The cluster failover test's stall: one partition owned, 946 records on the broker,
+    its next offset unmoved; fetched again from the next offset to judge."""
+    watch = PartitionWatch(stall=10.0)
+    nexts, ends = {3: 3054, 4: 4000}, {3: 4000, 4: 4000}
+    assert watch.stalled(False, nexts, ends, now=0.0) == {}
+    assert watch.stalled(False, nexts, ends, now=9.9) == {}
+    assert watch.stalled(False, nexts, ends, now=10.0) == {3: 3054}  # 4 is caught up
+    assert watch.stalled(False, nexts, ends, now=15.0) == {}  # the new fetch gets its time
+    assert watch.stalled(False, nexts, ends, now=20.0) == {3: 3054}
+
+
+def test_a_moving_caught_up_recovering_or_lost_partition_is_never_stalled() -> None:
+    watch = PartitionWatch(stall=1.0)
+    assert watch.stalled(False, {0: 10}, {0: 20}, now=0.0) == {}
+    assert watch.stalled(False, {0: 11}, {0: 20}, now=5.0) == {}  # it moved
+    assert watch.stalled(False, {0: 20}, {0: 20}, now=10.0) == {}  # caught up
+    assert watch.stalled(False, {0: 20}, {0: None}, now=20.0) == {}  # end unknown
+    assert watch.stalled(False, {1: 5}, {1: 9}, now=30.0) == {}
+    assert watch.stalled(True, {1: 5}, {1: 9}, now=40.0) == {}  # a restore is not judged
+    assert watch.stalled(False, {1: 5}, {1: 9}, now=40.5) == {}  # ...and restarts the clock
+    assert watch.stalled(False, {}, {}, now=50.0) == {}  # lost: forgotten
+    assert watch.stalled(False, {1: 5}, {1: 9}, now=50.5) == {}
