@@ -265,7 +265,7 @@ def create_app(
 
     install_metrics(app, settings, judged_up_to)  # /metrics and /health (docs/operations.md)
     # a table restore, or a metrics partition, that Faust stops feeding is fetched again
-    install_recovery_watch(app, k.metrics_topic, judged_up_to, highwater)
+    install_recovery_watch(app, k.metrics_topic, judged_up_to)
     app.gamsi_engine = holder  # type: ignore[attr-defined]
     app.gamsi_workdir = workdir  # type: ignore[attr-defined] # its lock lives with the app
     app.gamsi_counters = COUNTERS  # type: ignore[attr-defined]

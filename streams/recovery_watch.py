@@ -99,7 +99,7 @@ class PartitionWatch:
 
     ``next_offsets``: partition → the next offset this worker must judge
     (:class:`gamsi.streams.gaps.Gaps`); ``highwaters``: partition → the broker's end
-    offset as the consumer last saw it (None when unknown)."""
+    offset (None when unknown)."""
 
     def __init__(self, stall: float = PARTITION_STALL_SECONDS) -> None:
         self.stall = stall
@@ -125,14 +125,11 @@ class PartitionWatch:
 
 
 def install(
-    app: Any,
-    topic: str | None = None,
-    next_offsets: dict[int, int] | None = None,
-    highwater: Any = None,
+    app: Any, topic: str | None = None, next_offsets: dict[int, int] | None = None
 ) -> RecoveryWatch:
     """Check ``app``'s table recovery every :data:`CHECK_EVERY` seconds (a Faust timer),
-    and, given the metrics ``topic``, the worker's next offsets to judge and
-    ``highwater(partition)``, its metrics partitions (:class:`PartitionWatch`).
+    and, given the metrics ``topic`` and the worker's next offsets to judge, its metrics
+    partitions against the broker's end offsets (:class:`PartitionWatch`).
 
     Faust starts timers once the first recovery is complete, so a stall in a worker's
     very first restore is not caught; the stalls seen came after a rebalance. (A watch
@@ -145,8 +142,8 @@ def install(
     async def recovery_watch() -> None:
         try:
             await _check(app, stalls)
-            if topic is not None and next_offsets is not None and highwater is not None:
-                await _check_partitions(app, quiet, topic, next_offsets, highwater)
+            if topic is not None and next_offsets is not None:
+                await _check_partitions(app, quiet, topic, next_offsets)
         except Exception as exc:  # a diagnostic must never stop the worker
             log.warning("recovery watch: %r", exc)
 
@@ -182,18 +179,16 @@ async def _check(app: Any, stalls: RecoveryWatch) -> None:
 
 
 async def _check_partitions(
-    app: Any, quiet: PartitionWatch, topic: str, next_offsets: dict[int, int], highwater: Any
+    app: Any, quiet: PartitionWatch, topic: str, next_offsets: dict[int, int]
 ) -> None:
     from faust.types import TP
 
     owned = dict(next_offsets)
     consumer = app.consumer
-    ends = {p: highwater(p) for p in owned}
-    unknown = [TP(topic, p) for p, end in ends.items() if end is None]
-    if unknown:  # never fetched since it was assigned: ask the broker
-        ends.update(
-            {tp.partition: end for tp, end in (await consumer.highwaters(*unknown)).items()}
-        )
+    # the broker's end offsets, not the consumer's: a partition Faust stopped fetching
+    # keeps the highwater of its last fetch, which looks caught up
+    asked = await consumer.highwaters(*(TP(topic, p) for p in owned)) if owned else {}
+    ends = {tp.partition: end for tp, end in asked.items()}
     stalled = quiet.stalled(bool(app.tables.recovery.in_recovery), owned, ends, time.monotonic())
     for partition, offset in stalled.items():
         tp = TP(topic, partition)
