@@ -196,16 +196,32 @@ Lag = dict[tuple[str, ...], float]
 """Records not yet read, by (group, topic, partition)."""
 
 
+FETCH_CURRENT = 5.0
+"""Seconds after which the end offset a consumer's last fetch saw is asked of the broker."""
+
+
 def aiokafka_lag(consumer: Any, group: str) -> tuple[Callable[[], Lag], Callable[[], Any]]:
     """(reader, refresh) of the lag of an aiokafka ``consumer`` in ``group``: per assigned
-    partition, the highwater its last fetch saw minus its position (records not yet read).
-    :func:`gamsi.metrics.watch_consumer` registers both."""
+    partition, its end offset minus its position (records not yet read).
+    :func:`gamsi.metrics.watch_consumer` registers both.
+
+    The end offset is the one the consumer's last fetch saw, unless that fetch is more
+    than :data:`FETCH_CURRENT` seconds old: a partition the consumer stopped fetching
+    (paused, a stalled fetcher) keeps the end of its last fetch and would show no lag
+    while records pile up, so its end is asked of the broker (ListOffsets)."""
     lag: Lag = {}
 
     async def refresh() -> None:
         lag.clear()
-        for tp in consumer.assignment():
-            high = consumer.highwater(tp)
+        assigned = list(consumer.assignment())
+        ends = {tp: consumer.highwater(tp) for tp in assigned}
+        old = (time.time() - FETCH_CURRENT) * 1000.0
+        stale = [tp for tp in assigned if (consumer.last_poll_timestamp(tp) or 0) < old]
+        if stale:
+            with contextlib.suppress(Exception):  # the broker away: what the fetch saw
+                ends.update(await asyncio.wait_for(consumer.end_offsets(stale), 2.0))
+        for tp in assigned:
+            high = ends[tp]
             if high is None:
                 continue
             try:
@@ -217,4 +233,4 @@ def aiokafka_lag(consumer: Any, group: str) -> tuple[Callable[[], Lag], Callable
     return (lambda: lag), refresh
 
 
-__all__ = ["AWAY_AFTER", "Check", "Health", "KafkaWatch", "aiokafka_lag", "joined"]
+__all__ = ["AWAY_AFTER", "FETCH_CURRENT", "Check", "Health", "KafkaWatch", "aiokafka_lag", "joined"]

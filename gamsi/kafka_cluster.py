@@ -136,18 +136,31 @@ class LocalCluster:
 
     def wait_in_sync(self, within: float = 60.0, topics: list[str] | None = None) -> None:
         """Wait until every partition of ``topics`` (default: all) has all its replicas in
-        sync (ISR = replicas), e.g. after :meth:`start_node`. BrokerError after ``within``."""
+        sync (ISR = replicas) in every running node's metadata, e.g. after
+        :meth:`start_node`. BrokerError after ``within``."""
         self._until(lambda: not run_sync(lambda: self._lagging(topics)), within, "ISR full")
 
-    async def _lagging(self, topics: list[str] | None) -> list[tuple[str, int]]:
-        """(topic, partition) of every partition whose ISR is smaller than its replicas."""
-        described = await _describe(self.client_options, "describe_topics", topics)
-        return [
-            (t["topic"], p["partition"])
-            for t in described
-            for p in t["partitions"]
-            if len(p["isr"]) < len(p["replicas"])
-        ]
+    async def _lagging(self, topics: list[str] | None) -> list[tuple[int, str, int]]:
+        """(node, topic, partition) of every partition that a running node's metadata
+        shows with an ISR smaller than its replicas, or not at all (a node that has not
+        yet learned the topic): each node is asked, as clients may be sent to any."""
+        from gamsi.topics import metadata_of_each
+
+        running = {m.node for m in self.members if m.pid() is not None}
+        answers = await _with_admin(
+            self.client_options, lambda admin: metadata_of_each(admin, running, topics)
+        )
+        lagging = []
+        for node, answer in answers.items():
+            known = {t["topic"] for t in answer["topics"] if t["error_code"] == 0}
+            lagging += [(node, t, -1) for t in topics or () if t not in known]
+            lagging += [
+                (node, t["topic"], p["partition"])
+                for t in answer["topics"]
+                for p in t["partitions"]
+                if len(p["isr"]) < len(p["replicas"])
+            ]
+        return lagging
 
     def _until(self, check: Callable[[], bool], within: float, what: str) -> None:
         deadline = time.monotonic() + within
@@ -233,16 +246,12 @@ async def _describe(options: dict[str, Any], call: str, *args: Any) -> Any:
 
 
 async def _listed_by_all(options: dict[str, Any], nodes: set[int]) -> set[int]:
-    """The broker ids that the metadata of every node in ``nodes`` lists. The admin
-    client asks a random node; here each is asked (aiokafka has no public call for it)."""
-    from aiokafka.protocol.metadata import MetadataRequest
+    """The broker ids that the metadata of every node in ``nodes`` lists."""
+    from gamsi.topics import metadata_of_each
 
     async def ask_each(admin: Any) -> set[int]:
-        listed: set[int] | None = None
-        for node in sorted(nodes):
-            response = await admin._send_request_to_node(node, MetadataRequest([]))
-            ids = {b["node_id"] for b in response.to_object()["brokers"]}
-            listed = ids if listed is None else listed & ids
-        return listed or set()
+        answers = (await metadata_of_each(admin, nodes, [])).values()
+        listed = [{b["node_id"] for b in a["brokers"]} for a in answers]
+        return set.intersection(*listed) if listed else set()
 
     return await _with_admin(options, ask_each)

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -249,6 +249,27 @@ async def read_compacted(
                 remaining.discard(tp)
 
 
+async def metadata_of_each(
+    admin: AIOKafkaAdminClient, nodes: Iterable[int], topics: list[str] | None = None
+) -> dict[int, dict[str, Any]]:
+    """Each broker's own answer to a metadata request: node id → the response as a dict
+    (``brokers``; ``topics``, each with ``partitions`` giving ``leader``, ``replicas``,
+    ``isr``). ``topics``: None for every topic, [] for none (the brokers only).
+
+    Brokers learn what the controller decided (a topic created, a replica back in sync)
+    from the metadata log, each a moment after the others, so one broker's answer says
+    nothing about what a client sent to another is told. aiokafka's admin calls ask one
+    node of their choosing and have no public call for a given node, hence the admin
+    client's own ``_send_request_to_node`` (aiokafka 0.14). Raises KafkaError when a
+    node cannot be reached.
+    """
+    answers = {}
+    for node in sorted(nodes):
+        response = await admin._send_request_to_node(node, MetadataRequest(topics))
+        answers[node] = response.to_object()
+    return answers
+
+
 async def _wait_topics_visible(
     admin: AIOKafkaAdminClient, names: set[str], brokers: list[int], within: float = 30.0
 ) -> None:
@@ -264,19 +285,19 @@ async def _wait_topics_visible(
     deadline = time.monotonic() + within
     waiting = list(brokers)
     while True:
-        pending = []
-        for node in waiting:
-            answer = await admin._send_request_to_node(node, MetadataRequest(sorted(names)))
-            topics = answer.to_object()["topics"]
-            led = {
+        answers = await metadata_of_each(admin, waiting, sorted(names))
+        pending = [
+            node
+            for node, answer in answers.items()
+            if not names
+            <= {
                 t["topic"]
-                for t in topics
+                for t in answer["topics"]
                 if t["error_code"] == 0
                 and t["partitions"]
                 and all(p["leader"] >= 0 for p in t["partitions"])
             }
-            if not names <= led:
-                pending.append(node)
+        ]
         if not pending:
             return
         if time.monotonic() > deadline:

@@ -174,9 +174,9 @@ def create_app(
     judged_up_to: dict[int, int] = {}  # partition → next metrics offset to judge (this process)
     gaps = Gaps(RangeReader(settings, k.metrics_topic, settings.streams.app_id), judged_up_to)
 
-    def highwater(partition: int) -> int | None:
+    def highwater(partition: int) -> tuple[int, float] | None:
         try:
-            return app.consumer.highwater(TP(k.metrics_topic, partition))
+            return app.consumer.fetched_end(TP(k.metrics_topic, partition))  # type: ignore[no-any-return]
         except Exception:  # not assigned yet, or no fetch yet: unknown
             return None
 
@@ -186,7 +186,9 @@ def create_app(
         committed = getattr(app.consumer, "_committed_offset", {})  # faust-streaming 0.15
         return committed.get(TP(k.metrics_topic, partition))
 
-    watching = Watching(PIPELINE_GAP_TICKS * settings.streams.tick_interval, highwater, done)
+    tick = settings.streams.tick_interval
+    # an end offset is evidence when a fetch saw it within the last tick
+    watching = Watching(PIPELINE_GAP_TICKS * tick, highwater, done, fresh=tick)
     owned: set[int] = set()  # the metrics partitions of this worker's current assignment
 
     @app.on_partitions_assigned.connect
@@ -224,9 +226,8 @@ def create_app(
             message = event.message
             # what Faust dropped before this record is read back and judged first, in
             # order, inside this record's iteration (its changelog partition)
-            for missed in await gaps.before(message.partition, message.offset):
-                await judge_one(missed)
-            await judge_one(message)
+            async for record in gaps.in_order(message.partition, message.offset, message):
+                await judge_one(record)
 
     @app.agent(ticks, name="timers")
     async def timers(stream: faust.Stream) -> None:
@@ -263,9 +264,10 @@ def create_app(
             app.gamsi_policy_feed = FeedStats()  # type: ignore[attr-defined] # bad records
             await follow_policies(settings, swap, stats=app.gamsi_policy_feed)
 
-    install_metrics(app, settings, judged_up_to)  # /metrics and /health (docs/operations.md)
+    ends: dict[int, int] = {}  # partition → its end offset, as the broker last said
+    install_metrics(app, settings, judged_up_to, ends)  # /metrics, /health (docs/operations.md)
     # a table restore, or a metrics partition, that Faust stops feeding is fetched again
-    install_recovery_watch(app, k.metrics_topic, judged_up_to)
+    install_recovery_watch(app, k.metrics_topic, judged_up_to, ends)
     app.gamsi_engine = holder  # type: ignore[attr-defined]
     app.gamsi_workdir = workdir  # type: ignore[attr-defined] # its lock lives with the app
     app.gamsi_counters = COUNTERS  # type: ignore[attr-defined]

@@ -17,7 +17,7 @@ transactional, and it is not compacted), so a record whose offset is past the ne
 this worker expects proves the records between were dropped. :class:`Gaps` keeps the
 next expected offset of every partition the worker owns — from the group's committed
 offset when the partition is assigned (below it, the previous owner judged everything),
-then from each record judged — and :meth:`Gaps.before` returns the missing records,
+then from each record judged — and :meth:`Gaps.in_order` gives the missing records,
 read straight from the broker by :class:`RangeReader`, to be judged first, in order.
 A record judged twice is harmless: the engine drops a batch it has already seen (the
 agent's run and seq, docs/rules.md), so reading back too much costs time, never a
@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import MutableMapping
+from collections.abc import AsyncIterator, MutableMapping
 from typing import Any, Protocol
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
@@ -135,19 +135,33 @@ class Gaps:
             except Exception as exc:  # Kafka away: the first record sets the start
                 log.warning("committed offsets of partitions %s unknown: %s", sorted(new), exc)
 
-    async def before(self, partition: int, offset: int) -> list[Any]:
-        """The records of ``partition`` this worker has not judged and that come before
-        ``offset`` (the record Faust hands over now), to judge first; [] when none are
-        missing. Marks everything up to ``offset`` as judged."""
+    async def in_order(self, partition: int, offset: int, record: Any) -> AsyncIterator[Any]:
+        """The records of ``partition`` to judge now, in offset order: those this worker
+        has not judged that come before ``offset`` (read back from the broker), then
+        ``record`` itself (the one Faust hands over now, at ``offset``).
+
+        Each counts as judged only once the caller's loop body for it has finished and
+        the next one is asked for. The stream worker's ticks read :attr:`next` to decide
+        whether the partition has caught up (:class:`gamsi.streams.worker.Watching`):
+        marking a gap judged before it was read back and judged (it takes a new consumer,
+        a second or more on a loaded machine) let a tick in between find the partition
+        caught up and raise the gap's hosts silent, recovered a tick later (seen in the
+        stream failover test after a worker was killed)."""
         expected = self.next.get(partition)
-        self.next[partition] = max(offset + 1, expected or 0)
-        if expected is None or offset <= expected:
-            return []
-        missed = await self.reader.read(partition, expected, offset)
-        self.refetched += len(missed)
-        log.warning(
-            "metrics partition %d: offsets %d..%d were not handed over (faust-streaming "
-            "dropped them); %d read back from the broker and judged first",
-            partition, expected, offset - 1, len(missed),
-        )  # fmt: skip
-        return missed
+        if expected is not None and offset > expected:
+            missed = await self.reader.read(partition, expected, offset)
+            self.refetched += len(missed)
+            log.warning(
+                "metrics partition %d: offsets %d..%d were not handed over (faust-streaming "
+                "dropped them); %d read back from the broker and judged first",
+                partition, expected, offset - 1, len(missed),
+            )  # fmt: skip
+            for earlier in missed:
+                yield earlier
+                self._judged(partition, earlier.offset)
+        yield record
+        self._judged(partition, offset)
+
+    def _judged(self, partition: int, offset: int) -> None:
+        # a replay below what was judged (a redelivery, Faust's seek back) moves nothing
+        self.next[partition] = max(offset + 1, self.next.get(partition) or 0)

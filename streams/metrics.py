@@ -20,10 +20,16 @@ from gamsi.settings import Settings
 from gamsi.streams.worker import COUNTERS
 
 
-def install(app: Any, settings: Settings, judged_up_to: Mapping[int, int]) -> None:
+def install(
+    app: Any,
+    settings: Settings,
+    judged_up_to: Mapping[int, int],
+    ends: Mapping[int, int] | None = None,
+) -> None:
     """Serve the worker's /metrics and /health while ``app`` runs (``[streams]
     metrics_port``, 0: not at all). ``judged_up_to`` maps a metrics partition to the next
-    offset this worker judges there."""
+    offset this worker judges there, ``ends`` to its end offset as last asked of the
+    broker (the partition watch's, every second)."""
     port = settings.streams.metrics_port
     if not port:
         return
@@ -31,7 +37,7 @@ def install(app: Any, settings: Settings, judged_up_to: Mapping[int, int]) -> No
     @app.task
     async def serve_metrics() -> None:
         report = SelfReport(settings, "streams")
-        register(report, app, settings, judged_up_to)
+        register(report, app, settings, judged_up_to, ends or {})
         await report.start("[streams] metrics_port", port)
         try:
             await asyncio.Event().wait()  # until Faust stops the worker (cancels its tasks)
@@ -40,9 +46,16 @@ def install(app: Any, settings: Settings, judged_up_to: Mapping[int, int]) -> No
 
 
 def register(
-    report: SelfReport, app: Any, settings: Settings, judged_up_to: Mapping[int, int]
+    report: SelfReport,
+    app: Any,
+    settings: Settings,
+    judged_up_to: Mapping[int, int],
+    ends: Mapping[int, int],
 ) -> None:
-    """The stream worker's figures and readiness on ``report``."""
+    """The stream worker's figures and readiness on ``report``. The lag of a partition
+    counts from the later of the consumer's last fetch and the broker's answer in
+    ``ends``: a partition the consumer stopped fetching keeps the end of its last fetch,
+    and would show no lag while records pile up."""
     f = report.figures
     topic, group = settings.kafka.metrics_topic, settings.streams.app_id
     for key, what in (
@@ -58,9 +71,11 @@ def register(
         for tp in app.consumer.assignment():
             if tp.topic != topic or tp.partition not in judged_up_to:
                 continue
-            high = app.consumer.highwater(TP(topic, tp.partition))
-            if high is not None:
-                out[(group, topic, str(tp.partition))] = max(0, high - judged_up_to[tp.partition])
+            seen = [app.consumer.highwater(TP(topic, tp.partition)), ends.get(tp.partition)]
+            known = [end for end in seen if end is not None]
+            if known:
+                lag = max(known) - judged_up_to[tp.partition]
+                out[(group, topic, str(tp.partition))] = max(0, lag)
         return out
 
     f.gauge(LAG, LAG_HELP, lag, LAG_LABELS)

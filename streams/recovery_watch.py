@@ -125,11 +125,15 @@ class PartitionWatch:
 
 
 def install(
-    app: Any, topic: str | None = None, next_offsets: dict[int, int] | None = None
+    app: Any,
+    topic: str | None = None,
+    next_offsets: dict[int, int] | None = None,
+    ends: dict[int, int] | None = None,
 ) -> RecoveryWatch:
     """Check ``app``'s table recovery every :data:`CHECK_EVERY` seconds (a Faust timer),
     and, given the metrics ``topic`` and the worker's next offsets to judge, its metrics
-    partitions against the broker's end offsets (:class:`PartitionWatch`).
+    partitions against the broker's end offsets (:class:`PartitionWatch`), which it
+    leaves in ``ends`` (partition → end offset) for the worker's lag figure.
 
     Faust starts timers once the first recovery is complete, so a stall in a worker's
     very first restore is not caught; the stalls seen came after a rebalance. (A watch
@@ -143,7 +147,7 @@ def install(
         try:
             await _check(app, stalls)
             if topic is not None and next_offsets is not None:
-                await _check_partitions(app, quiet, topic, next_offsets)
+                await _check_partitions(app, quiet, topic, next_offsets, ends)
         except Exception as exc:  # a diagnostic must never stop the worker
             log.warning("recovery watch: %r", exc)
 
@@ -179,7 +183,11 @@ async def _check(app: Any, stalls: RecoveryWatch) -> None:
 
 
 async def _check_partitions(
-    app: Any, quiet: PartitionWatch, topic: str, next_offsets: dict[int, int]
+    app: Any,
+    quiet: PartitionWatch,
+    topic: str,
+    next_offsets: dict[int, int],
+    known: dict[int, int] | None,
 ) -> None:
     from faust.types import TP
 
@@ -189,6 +197,9 @@ async def _check_partitions(
     # keeps the highwater of its last fetch, which looks caught up
     asked = await consumer.highwaters(*(TP(topic, p) for p in owned)) if owned else {}
     ends = {tp.partition: end for tp, end in asked.items()}
+    if known is not None:
+        known.clear()
+        known.update({p: end for p, end in ends.items() if end is not None})
     stalled = quiet.stalled(bool(app.tables.recovery.in_recovery), owned, ends, time.monotonic())
     for partition, offset in stalled.items():
         tp = TP(topic, partition)

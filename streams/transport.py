@@ -56,10 +56,22 @@ class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
         consumer._fetch_max_wait_ms = FETCH_MAX_WAIT_MS  # read when its fetcher starts
         return consumer
 
+    def fetched_end(self, tp: Any) -> tuple[int, float] | None:
+        consumer = self._ensure_consumer()
+        end, at_ms = consumer.highwater(tp), consumer.last_poll_timestamp(tp)
+        return None if end is None or at_ms is None else (end, at_ms / 1000.0)
+
 
 class _Consumer(faust_aiokafka.Consumer):
     def _new_consumer_thread(self) -> faust_aiokafka.AIOKafkaConsumerThread:
         return _ConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
+    def fetched_end(self, tp: Any) -> tuple[int, float] | None:
+        """``tp``'s end offset as the last fetch of it saw it, and that fetch's wall-clock
+        time (s); None before a fetch of the current assignment. The end is only as
+        recent as the fetch: a partition not fetched keeps it (aiokafka 0.14's
+        ``highwater`` and ``last_poll_timestamp``). Raises when ``tp`` is not assigned."""
+        return self._thread.fetched_end(tp)  # type: ignore[attr-defined, no-any-return]
 
 
 CHANGELOG_LINGER_MS = 20

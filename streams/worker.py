@@ -213,26 +213,40 @@ class Watching:
 
     A tick watches only when it is fresh (sent at most ``gap`` seconds from now either way:
     a tick queued while the worker was down is not evidence, nor one stamped in the
-    future) and every metric batch that was
-    on the partition at the previous tick has been judged (a lagging partition is not
-    evidence either). ``highwater(partition)`` gives the partition's end offset as the
-    consumer last saw it, ``done(partition)`` the next offset to judge (None: unknown).
+    future) and every metric batch that was on the partition at the previous tick has
+    been judged (a lagging partition is not evidence either).
+
+    ``highwater(partition)`` gives the partition's end offset as the consumer's last fetch
+    saw it, with that fetch's wall-clock time in seconds (None: never fetched);
+    ``done(partition)`` the next offset to judge (None: unknown). An end offset seen by a
+    fetch more than ``fresh`` seconds before the tick is no evidence: the consumer keeps
+    the end of its last fetch for a partition it stopped fetching (paused by a rebalance
+    or a recovery, its records not taken, a stalled fetcher), and judging up to that old
+    end says nothing about what arrived since. Seen in the stream failover test: a
+    partition's batches unjudged for 3 s while its ticks watched, so its hosts were
+    raised silent and recovered a tick later.
     """
 
     def __init__(
         self,
         gap: float,
-        highwater: Callable[[int], int | None],
+        highwater: Callable[[int], tuple[int, float] | None],
         done: Callable[[int], int | None],
+        fresh: float,
     ) -> None:
         self.gap = gap
+        self.fresh = fresh
         self.highwater = highwater
         self.done = done
         self._previous: dict[int, int | None] = {}
 
     def __call__(self, partition: int, sent: float, now: float) -> bool:
+        """``sent``: the tick's time (its sender's clock); ``now``: this process's wall
+        clock, in seconds."""
         previous = self._previous.get(partition)
-        self._previous[partition] = self.highwater(partition)
+        seen = self.highwater(partition)
+        current = seen is not None and now - seen[1] <= self.fresh
+        self._previous[partition] = seen[0] if current and seen is not None else None
         if not abs(now - sent) <= self.gap:  # queued, or from a clock we cannot follow (NaN too)
             return False
         done = self.done(partition)

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.coordinator.protocol import ConsumerProtocolMemberAssignment
+from aiokafka.errors import GroupCoordinatorNotAvailableError
 
 from gamsi.settings import Settings
 from tests.integration.kafka_io import free_port, gamsi_service
@@ -44,6 +45,8 @@ async def group_members(settings: Settings) -> Group:
     await admin.start()
     try:
         (response,) = await admin.describe_consumer_groups([app_id])
+    except GroupCoordinatorNotAvailableError:  # a new broker still creating its offsets topic
+        return Group("CoordinatorNotAvailable", ())
     finally:
         await admin.close()
     _, _, state, _, _, raw_members = response.groups[0][:6]

@@ -180,3 +180,38 @@ async def test_health_is_503_with_the_reason_while_kafka_does_not_answer(
     finally:
         for report in reports.values():
             await report.close()
+
+
+async def test_a_partition_the_consumer_stopped_fetching_still_shows_its_lag(
+    settings: Settings,
+) -> None:
+    """The lag figure of a paused partition: aiokafka keeps the end offset of its last
+    fetch, so records produced after the pause used to show as no lag at all."""
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+
+    from gamsi.health import aiokafka_lag
+    from gamsi.kafka_auth import kafka_client_options
+    from gamsi.topics import ensure_topics
+
+    await ensure_topics(settings)
+    topic = settings.kafka.events_topic
+    await produce(settings, topic, [(b"k", b"before")])
+    tp = TopicPartition(topic, 0)
+    consumer = AIOKafkaConsumer(**kafka_client_options(settings), auto_offset_reset="earliest")
+    await consumer.start()
+    try:
+        consumer.assign([tp])
+        assert (await consumer.getone()).value == b"before"
+        read, refresh = aiokafka_lag(consumer, "g")
+        await refresh()
+        assert read() == {("g", topic, "0"): 0}
+        consumer.pause(tp)
+        await produce(settings, topic, [(b"k", f"after-{i}".encode()) for i in range(3)])
+
+        async def lag() -> float | None:
+            await refresh()
+            return read().get(("g", topic, "0")) or None
+
+        assert await until(lag, "the paused partition's lag", within=30) == 3
+    finally:
+        await consumer.stop()

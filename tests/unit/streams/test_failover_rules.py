@@ -6,12 +6,13 @@ from __future__ import annotations
 
 from gamsi.streams.recovery_watch import PartitionWatch, RecoveryWatch
 from gamsi.streams.worker import Watching
+from tests.unit.streams.timeline import fetched
 
 
 def test_a_partition_taken_back_is_not_vouched_for_by_what_was_seen_before() -> None:
     highwater = {3: 100}
     done: dict[int, int | None] = {3: 100}
-    w = Watching(15.0, highwater.get, done.get)
+    w = Watching(15.0, fetched(highwater), done.get, fresh=5.0)
     assert not w(3, sent=1000.0, now=1000.0)
     assert w(3, sent=1001.0, now=1001.0)  # caught up with 100: owned and watching
     # partition 3 moves to another worker, which judges up to 500; then it comes back,
@@ -28,7 +29,7 @@ def test_without_forgetting_a_stale_partition_would_be_vouched_for() -> None:
     """The fault forget() fixes: the previous highwater of an earlier ownership."""
     highwater = {3: 100}
     done = {3: 100}
-    w = Watching(15.0, highwater.get, done.get)
+    w = Watching(15.0, fetched(highwater), done.get, fresh=5.0)
     w(3, sent=1000.0, now=1000.0)
     highwater[3] = 500  # the partition moved on while another worker owned it
     assert w(3, sent=1030.0, now=1030.0)  # judged 100 "caught up" with 100: wrong
@@ -39,7 +40,7 @@ def test_without_forgetting_a_stale_partition_would_be_vouched_for() -> None:
 def test_forgetting_one_partition_keeps_the_others_watching() -> None:
     highwater = {0: 10, 1: 20}
     done = {0: 10, 1: 20}
-    w = Watching(15.0, highwater.get, done.get)
+    w = Watching(15.0, fetched(highwater), done.get, fresh=5.0)
     for p in (0, 1):
         w(p, sent=1000.0, now=1000.0)
     w.forget([1])

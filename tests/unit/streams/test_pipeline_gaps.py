@@ -5,7 +5,7 @@ from __future__ import annotations
 from gamsi.streams.engine import Engine
 from gamsi.streams.policy import load_policy
 from gamsi.streams.worker import Watching
-from tests.unit.streams.timeline import Feeder
+from tests.unit.streams.timeline import Feeder, fetched
 
 
 def defaults() -> Feeder:
@@ -56,7 +56,7 @@ def test_ticks_while_the_partition_lags_judge_nothing():
 def test_watching_needs_a_fresh_tick_and_a_caught_up_partition():
     highwater = {0: 100}
     done: dict[int, int | None] = {0: 90}
-    w = Watching(15.0, highwater.get, done.get)
+    w = Watching(15.0, fetched(highwater), done.get, fresh=5.0)
     assert not w(0, sent=1000.0, now=1000.1)  # no earlier tick: nothing to vouch for yet
     highwater[0] = 120
     assert not w(0, sent=1005.0, now=1005.1)  # 90 judged < 100 on the partition at 1000
@@ -70,3 +70,22 @@ def test_watching_needs_a_fresh_tick_and_a_caught_up_partition():
     assert not w(0, sent=float("nan"), now=1027.0)
     done[0] = None
     assert not w(0, sent=1030.0, now=1030.1)  # nothing known about this partition
+
+
+def test_an_end_offset_from_a_fetch_older_than_a_tick_vouches_for_nothing():
+    """The stream failover test's false silence: a partition's batches went unjudged for
+    3 s (the consumer no longer fetched it) while its ticks kept coming; the end offset of
+    its last fetch was all judged, so every tick watched and its hosts were raised silent.
+    """
+    seen: dict[int, tuple[int, float]] = {0: (100, 1000.0)}
+    done = {0: 100}
+    w = Watching(15.0, seen.get, done.get, fresh=1.0)
+    assert not w(0, sent=1000.0, now=1000.0)  # first tick: nothing to vouch for yet
+    assert w(0, sent=1001.0, now=1001.0)  # 100 on the partition at 1000, 100 judged
+    # the consumer stops fetching partition 0: it keeps end 100 of the fetch at 1000
+    assert w(0, sent=1002.0, now=1002.0)  # the end seen at 1001, from a fetch 1 s old: current
+    assert not w(0, sent=1003.0, now=1003.0)  # the one seen at 1002, 2 s old, is not
+    seen[0] = (180, 1003.5)  # fetched again: 80 more records, not judged yet
+    assert not w(0, sent=1004.0, now=1004.0)
+    done[0] = 180
+    assert w(0, sent=1005.0, now=1005.0)  # all that a current fetch saw at 1004 is judged

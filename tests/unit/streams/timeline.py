@@ -8,7 +8,8 @@ changelog table, so every timeline also proves the state survives one at any poi
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import math
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import orjson
@@ -96,3 +97,9 @@ def every(start: float, stop: float, step: float, value: float) -> list[tuple[fl
         out.append((t, value))
         t += step
     return out
+
+
+def fetched(ends: dict[int, int]) -> Callable[[int], tuple[int, float] | None]:
+    """``highwater`` of :class:`gamsi.streams.worker.Watching` for a consumer that fetches
+    every partition all the time: each end offset in ``ends`` is current."""
+    return lambda p: None if ends.get(p) is None else (ends[p], math.inf)
