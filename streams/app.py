@@ -172,6 +172,7 @@ def create_app(
 
     limits = Limits.of(settings.streams)
     judged_up_to: dict[int, int] = {}  # partition → next metrics offset to judge (this process)
+    app.judged_offsets = (k.metrics_topic, judged_up_to)  # what is committed (transport.py)
     gaps = Gaps(RangeReader(settings, k.metrics_topic, settings.streams.app_id), judged_up_to)
 
     def highwater(partition: int) -> tuple[int, float] | None:
@@ -196,6 +197,10 @@ def create_app(
         """Called before the assigned partitions are resumed: a partition this worker did
         not own until now is judged for silence only once it has caught up (docs/rules.md)."""
         now = {tp.partition for tp in assigned if tp.topic == k.metrics_topic}
+        log.info(
+            "metrics partitions assigned: %s (gained %s, lost %s)",
+            sorted(now), sorted(now - owned), sorted(owned - now),
+        )  # fmt: skip
         # lost ones forgotten; a new one is judged from the group's committed offset on
         await gaps.assigned(now, set(owned))
         watching.forget(now - owned)
