@@ -175,7 +175,7 @@ def create_app(
     app.judged_offsets = (k.metrics_topic, judged_up_to)  # what is committed (transport.py)
     gaps = Gaps(RangeReader(settings, k.metrics_topic, settings.streams.app_id), judged_up_to)
 
-    def highwater(partition: int) -> tuple[int, float] | None:
+    def fetched_end(partition: int) -> tuple[int, float] | None:
         try:
             return app.consumer.fetched_end(TP(k.metrics_topic, partition))  # type: ignore[no-any-return]
         except Exception:  # not assigned yet, or no fetch yet: unknown
@@ -189,7 +189,7 @@ def create_app(
 
     tick = settings.streams.tick_interval
     # an end offset is evidence when a fetch saw it within the last tick
-    watching = Watching(PIPELINE_GAP_TICKS * tick, highwater, done, fresh=tick)
+    watching = Watching(PIPELINE_GAP_TICKS * tick, fetched_end, done, fresh=tick)
     owned: set[int] = set()  # the metrics partitions of this worker's current assignment
 
     @app.on_partitions_assigned.connect

@@ -245,8 +245,7 @@ class Watching:
         clock, in seconds."""
         previous = self._previous.get(partition)
         seen = self.highwater(partition)
-        current = seen is not None and now - seen[1] <= self.fresh
-        self._previous[partition] = seen[0] if current and seen is not None else None
+        self._previous[partition] = seen[0] if seen and now - seen[1] <= self.fresh else None
         if not abs(now - sent) <= self.gap:  # queued, or from a clock we cannot follow (NaN too)
             return False
         done = self.done(partition)
