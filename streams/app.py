@@ -33,6 +33,7 @@ from gamsi.settings import Settings
 from gamsi.streams.gaps import Gaps, RangeReader
 from gamsi.streams.limits import Limits
 from gamsi.streams.metrics import install as install_metrics
+from gamsi.streams.outbox import Outbox
 from gamsi.streams.recovery_watch import install as install_recovery_watch
 from gamsi.streams.transport import TunedApp
 from gamsi.streams.workdir import claim as claim_workdir
@@ -171,6 +172,7 @@ def create_app(
         hosts.invalidate()
 
     limits = Limits.of(settings.streams)
+    outbox = Outbox()  # transitions ride in their host's record until acknowledged (outbox.py)
     judged_up_to: dict[int, int] = {}  # partition → next metrics offset to judge (this process)
     app.judged_offsets = (k.metrics_topic, judged_up_to)  # what is committed (transport.py)
     gaps = Gaps(RangeReader(settings, k.metrics_topic, settings.streams.app_id), judged_up_to)
@@ -204,6 +206,7 @@ def create_app(
         # lost ones forgotten; a new one is judged from the group's committed offset on
         await gaps.assigned(now, set(owned))
         watching.forget(now - owned)
+        outbox.prune()
         owned.clear()
         owned.update(now)
 
@@ -212,11 +215,16 @@ def create_app(
         COUNTERS["transitions"] += len(transitions)
         for transition in transitions:
             transition.emitted_at = time.time()
-            await events.send(key=key, value=transition)
+            outbox.sent(transition, await events.send(key=key, value=transition))
 
     async def judge_one(message: Any) -> None:
         judge = partial(
-            judge_batch, holder.engine, hosts, partition=message.partition, limits=limits
+            judge_batch,
+            holder.engine,
+            hosts,
+            partition=message.partition,
+            limits=limits,
+            outbox=outbox,
         )
         judged, letter = screen(message, judge, worker_name)  # any failure: a dead letter
         if letter is not None:
@@ -248,7 +256,8 @@ def create_app(
             def report(host: str, exc: BaseException) -> None:
                 log.error("tick failed for host %s (state reset): %r", host, exc)
 
-            for host, transitions in run_ticks(holder.engine, hosts, partition, now, sees, report):
+            ticked = run_ticks(holder.engine, hosts, partition, now, sees, report, outbox)
+            for host, transitions in ticked:
                 await emit(host, transitions)
 
     @app.timer(interval=settings.streams.tick_interval, on_leader=True)

@@ -26,6 +26,7 @@ from gamsi.schemas.records import SeverityEvent
 from gamsi.streams import state as host_state
 from gamsi.streams.limits import Limits, check_batch
 from gamsi.streams.ordering import Refused
+from gamsi.streams.outbox import Outbox
 
 log = logging.getLogger(__name__)
 
@@ -51,9 +52,12 @@ def judge_batch(
     partition: int,
     limits: Limits | None = None,
     now: float | None = None,
+    outbox: Outbox | None = None,
 ) -> tuple[str, list[SeverityEvent]]:
     """Decode, check and judge one metric batch; store its host's new state in ``table``
-    (``{"p": partition, "s": state}``): (host, transitions). Raises on any refusal."""
+    (``{"p": partition, "s": state}``, and with an ``outbox`` the transitions not yet
+    acknowledged, ``"o"``: gamsi.streams.outbox): (host, events to send now: the new
+    transitions, after any a restored record still owed). Raises on any refusal."""
     limits = limits or Limits()
     batch = decode_metric_batch(value, columns=True)  # the engine reads the columns
     reason = check_batch(batch, time.time() if now is None else now, limits)
@@ -80,7 +84,10 @@ def judge_batch(
                 f"{batch.host}: state would be {size} bytes on the changelog "
                 f"(max_state_bytes = {limits.max_state_bytes}); the host is judged afresh"
             )
-    table[batch.host] = {"p": partition, "s": new_state}
+    value: dict[str, Any] = {"p": partition, "s": new_state}
+    if outbox is not None:
+        value, transitions = outbox.record(held, value, transitions)
+    table[batch.host] = value
     return batch.host, transitions
 
 
@@ -177,11 +184,15 @@ def run_ticks(
     now: float,
     watching: bool,
     report: Callable[[str, BaseException], None],
+    outbox: Outbox | None = None,
 ) -> list[tuple[str, list[SeverityEvent]]]:
     """Run the no-data timers of every host of ``partition``; a host whose tick fails is
     reset and reported (``report(host, exc)``), the others go on. With a
     :class:`HostsByPartition` only that partition's hosts are visited; a plain mapping is
-    indexed for this call (one pass over it)."""
+    indexed for this call (one pass over it). With an ``outbox``, a record is written
+    with its transitions carried (as :func:`judge_batch`), a restored record's owed
+    events are sent again, and a record whose carried events are all acknowledged is
+    written without them."""
     hosts = table if isinstance(table, HostsByPartition) else HostsByPartition(table)
     out = []
     for host in hosts.hosts_of(partition):
@@ -195,8 +206,12 @@ def run_ticks(
             _reset(hosts, host, partition, "a tick")
             report(host, exc)
             continue
-        if transitions or restored:
-            hosts[host] = {"p": partition, "s": new_state}
+        freed = outbox is not None and outbox.settled(held)
+        if transitions or restored or freed:
+            value: dict[str, Any] = {"p": partition, "s": new_state}
+            if outbox is not None:
+                value, transitions = outbox.record(held, value, transitions)
+            hosts[host] = value
         if transitions:
             out.append((host, transitions))
     return out
@@ -205,7 +220,11 @@ def run_ticks(
 def _reset(table: MutableMapping[str, Any], host: str, partition: int, during: str) -> None:
     COUNTERS["host_resets"] += 1
     log.error("resetting the state of host %s after a failure in %s", host, during)
-    table[host] = {"p": partition, "s": host_state.HostState()}
+    held = table.get(host)
+    value = {"p": partition, "s": host_state.HostState()}
+    if isinstance(held, dict) and held.get("o"):
+        value["o"] = held["o"]  # its transitions still owed to the events topic
+    table[host] = value
 
 
 class Watching:

@@ -1,0 +1,127 @@
+"""A host's transitions ride in its state record until the broker has acknowledged them.
+
+The stream worker writes a host's new state to a changelog-backed table and sends the
+host's transitions to the events topic: two topics, no transaction between them. A
+worker killed between the two (its state on the changelog, its events not yet on the
+broker) left the next owner a state that already counted the batch: the replayed batch
+was a repeat, so the transition was never sent by anyone. Seen once in the three-broker
+failover test (a ``recover`` missing, its host's state restored past it).
+
+The fix is the transactional outbox (Richardson, *Microservices Patterns*, ch. 3):
+the record that holds the new state also holds the transitions not yet acknowledged
+(``{"p": partition, "s": state, "o": [event, ...]}``). Whoever restores the record and
+touches the host first sends them again: the same events with the same deterministic
+``event_id``, which every consumer of the events topic already takes as one event
+(the topic is read at least once). Once the send of every carried event is
+acknowledged, the host's next write — its next batch, or the next tick if it has none —
+leaves them out, so a record carries them for about one tick at most.
+
+Pure: the acknowledgement is whatever ``send`` returned (an asyncio future from Faust's
+``Topic.send``, or anything with ``done()`` and ``exception()``); nothing here talks
+to Kafka.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Protocol
+
+from gamsi.schemas.records import SeverityEvent
+
+log = logging.getLogger(__name__)
+
+
+class Acknowledgement(Protocol):
+    """A send's outcome: asyncio.Future's ``done()`` and ``exception()``."""
+
+    def done(self) -> bool: ...
+
+    def exception(self) -> BaseException | None: ...
+
+
+class Outbox:
+    """The sends of this process, by event id, and what each host record must carry.
+
+    Memory: one entry per transition this process sent and has not yet seen leave a
+    record (a host that moves to another worker leaves its last entries until
+    :meth:`prune`)."""
+
+    def __init__(self) -> None:
+        self._sends: dict[str, Acknowledgement] = {}
+
+    def sent(self, event: SeverityEvent, ack: Acknowledgement) -> None:
+        """``event`` was handed to the producer; ``ack`` completes when the broker has it."""
+        self._sends[event.event_id] = ack
+
+    def record(
+        self, held: Any, value: dict[str, Any], transitions: list[SeverityEvent]
+    ) -> tuple[dict[str, Any], list[SeverityEvent]]:
+        """The record to write for a host, and the events to send now.
+
+        ``held``: the host's record as the table holds it (None, this process's own write,
+        or a record restored from the changelog, whose ``"s"`` is not yet an engine
+        state); ``value``: the new record without an outbox (``{"p": .., "s": ..}``,
+        changed in place); ``transitions``: what the engine just decided, in order.
+
+        Carried events whose send is acknowledged are dropped; carried events this
+        process never sent (a restored record) or whose send failed are sent again,
+        first, in their order; the new transitions are carried and sent after them."""
+        carried = held.get("o") if isinstance(held, dict) else None
+        if not carried and not transitions:
+            return value, transitions
+        keep: list[SeverityEvent] = []
+        again: list[SeverityEvent] = []
+        for raw in carried or ():
+            event = raw if isinstance(raw, SeverityEvent) else _event(raw)
+            if event is None:
+                continue  # not an event: dropped, never a reason to stop judging the host
+            ack = self._sends.get(event.event_id)
+            if ack is None or (ack.done() and ack.exception() is not None):
+                again.append(event)  # never sent by this process, or lost on the way
+            elif ack.done():
+                del self._sends[event.event_id]
+                continue
+            keep.append(event)
+        keep.extend(transitions)
+        if keep:
+            value["o"] = keep
+        return value, again + transitions if again else transitions
+
+    def settled(self, held: Any) -> bool:
+        """Whether ``held`` carries events whose sends have all been acknowledged, so that
+        writing it again without them (a tick's write) frees the record."""
+        carried = held.get("o") if isinstance(held, dict) else None
+        if not carried:
+            return False
+        for raw in carried:
+            ack = self._sends.get(_id(raw))
+            if ack is None or not ack.done() or ack.exception() is not None:
+                return False
+        return True
+
+    def prune(self) -> None:
+        """Forget acknowledged sends (after a rebalance: their hosts may have moved; a
+        restored record that still carries one of them has it sent again)."""
+        done = [i for i, ack in self._sends.items() if ack.done() and ack.exception() is None]
+        for event_id in done:
+            del self._sends[event_id]
+
+    def __len__(self) -> int:
+        return len(self._sends)
+
+
+def _id(raw: Any) -> str:
+    if isinstance(raw, SeverityEvent):
+        return raw.event_id
+    return str(raw.get("event_id", "")) if isinstance(raw, dict) else ""
+
+
+def _event(raw: Any) -> SeverityEvent | None:
+    """A carried event as restored from the changelog (orjson's form of the dataclass);
+    None for anything else."""
+    try:
+        fields = SeverityEvent.__dataclass_fields__
+        return SeverityEvent(**{k: v for k, v in dict(raw).items() if k in fields})
+    except (TypeError, ValueError):
+        log.warning("dropping a carried event that is not one: %.200r", raw)
+        return None
