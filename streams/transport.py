@@ -15,21 +15,23 @@ at 10,000 samples/s with the worker mostly idle. With the wait bounded at
 idle worker sends one empty fetch per wait (100 a second at 10 ms: negligible next to a
 worker's work, and the broker answers them without touching disk).
 
-Not done, on purpose: handing each record to its streams without mode's ``wait_first``
-tasks (70–80 µs a record; a hand-stepped coroutine that ran the callback's first step at
-once cut that to 2.5 µs and raised throughput from about 250–310 k to 400–490 k
-samples/s; the code is in git history, ``EagerWaitFirst``). With it, the three-broker
-failover test (tests/integration/test_cluster_failover.py) showed two of Faust's faults
-more often. Both are fixed here: records dropped when a recovery ends
-(:class:`_FlowControl`), and a partition's commit stuck for good behind a record Faust
-handed over and never saw acknowledged (3 runs of 6: the group's committed offset stayed
-648–1,398 records behind while the partition was judged; :meth:`_Consumer._new_offset`
-now commits what the worker judged). With both fixed it passed 4 runs of 5; the fifth
-lost one transition judged by the worker SIGKILLed in that instant: the host's state
-reached the changelog and its event did not, so the next owner took the batch as
-already judged. That race is the worker's (a state and its events go to two partitions,
-with no transaction between them), not seen in the runs without the hand-over; until
-events are on the broker before the state that records them, the hand-over stays out.
+The consumer also hands each record to its streams without four asyncio tasks per record
+(:class:`EagerWaitFirst`). Faust's drain loop delivers every record with
+``await self.wait_first(callback(message), self.suspend_flow.wait())`` (mode 0.4:
+``Service.wait_first`` wraps each argument and the service's stopped and crashed events
+in a task, waits for the first, then cancels the rest): 70–80 µs a record on this
+2-core machine, more than judging a 100-sample batch. The callback nearly always
+completes without waiting (the record goes into a stream's queue), so it is now run at
+once and the tasks are made only when it has to wait: 2.5 µs a record.
+
+Twice that hand-over was taken out, because the three-broker failover test
+(tests/integration/test_cluster_failover.py) lost records with it; each time the cause
+was found to be a fault it only made more frequent, and each is fixed at its mechanism:
+records dropped when a recovery ends (:class:`_FlowControl`, below), a partition's
+commit stuck for good behind a record Faust handed over and never saw acknowledged
+(:meth:`_Consumer._new_offset`), and a transition lost when its worker was SIGKILLed
+between writing the host's state and the broker acknowledging the event (the host's
+record now carries its unacknowledged transitions: gamsi.streams.outbox).
 
 Faust's flow control (:class:`_FlowControl`): when a restored worker ends its recovery,
 Faust resumes its streams' flow control, which empties every stream's queue, although
@@ -42,11 +44,13 @@ rebalance, which Faust follows with a seek back to the committed offsets).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import inspect
+from collections.abc import Coroutine, Generator, Mapping
 from typing import Any
 
 import faust
 from faust.transport.drivers import aiokafka as faust_aiokafka
+from mode.services import WaitResults
 from mode.utils.futures import stampede
 from mode.utils.objects import cached_property
 from mode.utils.queues import FlowControlEvent
@@ -67,7 +71,81 @@ class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
         return None if end is None or at_ms is None else (end, at_ms / 1000.0)
 
 
-class _Consumer(faust_aiokafka.Consumer):
+class EagerWaitFirst:
+    """A mode ``Service`` mixin: :meth:`wait_first` runs its first coroutine at once.
+
+    When the first argument is a coroutine (and no timeout is given) its first step runs
+    synchronously. If it finishes there, the result is returned as mode's ``wait_first``
+    returns it (``WaitResults([coro], [result], stopped=False)``, or no winners and
+    ``stopped=True`` when the service has stopped or crashed) and the other arguments,
+    never started, are closed. This is what mode's version does too, at the cost of a
+    task per argument: the first coroutine's task runs first. If it has to wait, the rest of it
+    runs as a task under mode's ``wait_first``, against the other arguments (a coroutine
+    waiting for a full queue is still cancelled when flow is suspended for a rebalance);
+    the winner is then the wrapper that continues it, not the coroutine itself (Faust's
+    one caller, the drain loop, ignores the winners). An exception raised at once
+    propagates, as mode's does.
+    """
+
+    async def wait_first(self, *coros: Any, timeout: Any = None) -> WaitResults:  # noqa: ASYNC109 (mode's signature)
+        wait_first = super().wait_first  # type: ignore[misc]
+        if timeout is not None or not coros or not inspect.iscoroutine(coros[0]):
+            return await wait_first(*coros, timeout=timeout)
+        first, rest = coros[0], coros[1:]
+        try:
+            awaited = first.send(None)
+        except StopIteration as done:
+            _close(rest)
+            if self._stopped.is_set() or self._crashed.is_set():  # type: ignore[attr-defined]
+                return WaitResults([], [], True)
+            return WaitResults([first], [done.value], False)
+        except BaseException:
+            _close(rest)
+            raise
+        return await wait_first(_continue(first, awaited), *rest)
+
+
+def _close(coros: tuple[Any, ...]) -> None:
+    for coro in coros:
+        if inspect.iscoroutine(coro):
+            coro.close()  # never started: nothing runs, and no "never awaited" warning
+
+
+class _Continued:
+    """Awaiting it continues ``coro``, which has already run to ``awaited`` (what its first
+    step yielded): the values it yields go to the task, and what the task sends or throws
+    goes back into it, as ``await coro`` would have done from the start."""
+
+    __slots__ = ("awaited", "coro")
+
+    def __init__(self, coro: Coroutine[Any, Any, Any], awaited: Any) -> None:
+        self.coro, self.awaited = coro, awaited
+
+    def __await__(self) -> Generator[Any, Any, Any]:
+        coro, value = self.coro, self.awaited
+        while True:
+            try:
+                sent = yield value
+            except GeneratorExit:
+                coro.close()
+                raise
+            except BaseException as exc:  # cancellation included: thrown into the coroutine
+                try:
+                    value = coro.throw(exc)
+                except StopIteration as done:
+                    return done.value
+            else:
+                try:
+                    value = coro.send(sent)
+                except StopIteration as done:
+                    return done.value
+
+
+async def _continue(coro: Coroutine[Any, Any, Any], awaited: Any) -> Any:
+    return await _Continued(coro, awaited)
+
+
+class _Consumer(EagerWaitFirst, faust_aiokafka.Consumer):
     """Faust's aiokafka consumer, with the metrics partitions committed up to what the
     worker judged (:meth:`_new_offset`)."""
 

@@ -1,14 +1,124 @@
-"""The worker's Faust edge: the streams' flow control, the changelog's own producer and
-the app's producer."""
+"""The worker's Faust edge: the eager ``wait_first`` (mode's results without a task per
+record), the streams' flow control, the changelog's own producer, the app's producer and
+the commit of what was judged."""
 
 from __future__ import annotations
 
 import asyncio
+import warnings
 
 import pytest
+from mode import Service
 from mode.utils.queues import FlowControlQueue
 
-from gamsi.streams.transport import CHANGELOG_LINGER_MS, TunedApp, _FlowControl
+from gamsi.streams.transport import CHANGELOG_LINGER_MS, EagerWaitFirst, TunedApp, _FlowControl
+
+
+class Eager(EagerWaitFirst, Service):
+    pass
+
+
+async def _delivered(into: list[int], value: int) -> int:
+    into.append(value)
+    return value * 10
+
+
+def test_a_callback_that_completes_at_once_makes_no_task() -> None:
+    async def main() -> None:
+        svc, flow, got = Eager(), asyncio.Event(), []
+        made = []
+        loop = asyncio.get_running_loop()
+        original = loop.create_task
+        loop.create_task = lambda *a, **k: made.append(1) or original(*a, **k)  # type: ignore[method-assign]
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("error")  # the unstarted flow.wait() is closed, not leaked
+                result = await svc.wait_first(_delivered(got, 4), flow.wait())
+        finally:
+            loop.create_task = original  # type: ignore[method-assign]
+        assert got == [4]
+        assert result.results == [40]
+        assert result.stopped is False
+        assert made == []
+
+    asyncio.run(main())
+
+
+def test_a_callback_that_waits_finishes_as_a_task() -> None:
+    async def main() -> None:
+        svc, flow, gate = Eager(), asyncio.Event(), asyncio.Event()
+
+        async def queued() -> str:
+            await gate.wait()  # a full stream queue
+            await asyncio.sleep(0)
+            return "put"
+
+        task = asyncio.ensure_future(svc.wait_first(queued(), flow.wait()))
+        await asyncio.sleep(0.01)
+        assert not task.done()
+        gate.set()
+        result = await asyncio.wait_for(task, 5)
+        assert result.results == ["put"]
+        assert result.stopped is False
+
+    asyncio.run(main())
+
+
+def test_a_waiting_callback_is_cancelled_when_flow_is_suspended() -> None:
+    async def main() -> None:
+        svc, flow, gate = Eager(), asyncio.Event(), asyncio.Event()
+        seen: list[str] = []
+
+        async def queued() -> None:
+            try:
+                await gate.wait()
+            except asyncio.CancelledError:
+                seen.append("cancelled")
+                raise
+
+        task = asyncio.ensure_future(svc.wait_first(queued(), flow.wait()))
+        await asyncio.sleep(0.01)
+        flow.set()  # a rebalance suspends the flow: the blocked delivery is abandoned
+        await asyncio.wait_for(task, 5)
+        await asyncio.sleep(0)
+        assert seen == ["cancelled"]
+
+    asyncio.run(main())
+
+
+def test_an_error_raised_at_once_propagates() -> None:
+    async def bad() -> None:
+        raise ValueError("undecodable")
+
+    async def main() -> None:
+        with pytest.raises(ValueError, match="undecodable"):
+            await Eager().wait_first(bad(), asyncio.Event().wait())
+
+    asyncio.run(main())
+
+
+def test_a_stopped_service_reports_stopped_as_mode_does() -> None:
+    async def main() -> None:
+        svc, got = Eager(), []
+        svc._stopped.set()
+        result = await svc.wait_first(_delivered(got, 1), asyncio.Event().wait())
+        assert got == [1]  # mode runs the callback's first step too
+        assert result.stopped is True
+        assert result.results == []
+
+    asyncio.run(main())
+
+
+def test_events_and_timeouts_go_to_mode() -> None:
+    async def main() -> None:
+        flow = asyncio.Event()
+        flow.set()
+        result = await Eager().wait_first(flow)  # an Event, not a coroutine
+        assert result.done == [flow]
+        timed = await Eager().wait_first(asyncio.sleep(5), timeout=0.01)
+        assert timed.results == []
+
+    asyncio.run(main())
 
 
 def _app() -> TunedApp:
