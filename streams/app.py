@@ -172,7 +172,7 @@ def create_app(
         hosts.invalidate()
 
     limits = Limits.of(settings.streams)
-    outbox = Outbox()  # transitions ride in their host's record until acknowledged (outbox.py)
+    outbox = Outbox(COUNTERS)  # transitions ride in their record until acknowledged (outbox.py)
     judged_up_to: dict[int, int] = {}  # partition → next metrics offset to judge (this process)
     app.judged_offsets = (k.metrics_topic, judged_up_to)  # what is committed (transport.py)
     gaps = Gaps(RangeReader(settings, k.metrics_topic, settings.streams.app_id), judged_up_to)

@@ -63,6 +63,7 @@ def register(
         ("transitions", "Severity events (transitions) sent to the events topic."),
         ("batches_refused", "Metric batches refused (bounds, order) and dead-lettered."),
         ("host_resets", "Host states reset after a failure inside the engine."),
+        ("transitions_resent", "Transitions a restored host record still owed, sent again."),
     ):
         f.counter(f"gamsi_streams_{key}_total", what, lambda key=key: COUNTERS[key])
 

@@ -24,6 +24,7 @@ to Kafka.
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from typing import Any, Protocol
 
 from gamsi.schemas.records import SeverityEvent
@@ -46,8 +47,10 @@ class Outbox:
     record (a host that moves to another worker leaves its last entries until
     :meth:`prune`)."""
 
-    def __init__(self) -> None:
+    def __init__(self, counts: Counter[str] | None = None) -> None:
         self._sends: dict[str, Acknowledgement] = {}
+        self.counts: Counter[str] = Counter() if counts is None else counts
+        """``transitions_resent``: carried events sent again (self-monitoring)."""
 
     def sent(self, event: SeverityEvent, ack: Acknowledgement) -> None:
         """``event`` was handed to the producer; ``ack`` completes when the broker has it."""
@@ -85,7 +88,14 @@ class Outbox:
         keep.extend(transitions)
         if keep:
             value["o"] = keep
-        return value, again + transitions if again else transitions
+        if not again:
+            return value, transitions
+        self.counts["transitions_resent"] += len(again)
+        log.info(
+            "host %s: %d transition(s) its record still owed sent again (%s)",
+            again[0].host, len(again), ", ".join(e.transition for e in again),
+        )  # fmt: skip
+        return value, again + transitions
 
     def settled(self, held: Any) -> bool:
         """Whether ``held`` carries events whose sends have all been acknowledged, so that

@@ -91,6 +91,7 @@ def test_a_transition_whose_send_was_never_acknowledged_is_sent_by_the_next_owne
 
     heir = Worker(restored(killed.hosts.table), acked=True)
     again = heir.judge(batch(2, 10.0))  # the replayed batch: a repeat for the engine
+    assert heir.outbox.counts["transitions_resent"] == 2
     assert [(e.event_id, e.transition) for e in again] == [
         (e.event_id, e.transition) for e in killed.sent
     ]  # the same events, the same ids, in their order
