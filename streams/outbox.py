@@ -66,9 +66,13 @@ class Outbox:
         state); ``value``: the new record without an outbox (``{"p": .., "s": ..}``,
         changed in place); ``transitions``: what the engine just decided, in order.
 
-        Carried events whose send is acknowledged are dropped; carried events this
-        process never sent (a restored record) or whose send failed are sent again,
-        first, in their order; the new transitions are carried and sent after them."""
+        Carried events whose send is acknowledged are dropped; carried events restored
+        from the changelog that this process has not sent, and events whose send failed,
+        are sent again, first, in their order; the new transitions are carried and sent
+        after them. Every event returned counts as being sent from this call on (until
+        :meth:`sent` gives its acknowledgement), so that another agent writing the same
+        host in the meantime (the ticks while an event is handed to the producer) neither
+        sends it twice nor frees the record before the broker has it."""
         carried = held.get("o") if isinstance(held, dict) else None
         if not carried and not transitions:
             return value, transitions
@@ -78,16 +82,20 @@ class Outbox:
             event = raw if isinstance(raw, SeverityEvent) else _event(raw)
             if event is None:
                 continue  # not an event: dropped, never a reason to stop judging the host
-            ack = self._sends.get(event.event_id)
-            if ack is None or (ack.done() and ack.exception() is not None):
-                again.append(event)  # never sent by this process, or lost on the way
-            elif ack.done():
-                del self._sends[event.event_id]
+            state = self._state(raw, event.event_id)
+            if state == ACKNOWLEDGED:
+                self._sends.pop(event.event_id, None)
                 continue
+            if state == OWED:
+                again.append(event)
             keep.append(event)
         keep.extend(transitions)
         if keep:
             value["o"] = keep
+        for event in again:
+            self._sends[event.event_id] = _SENDING
+        for event in transitions:
+            self._sends[event.event_id] = _SENDING
         if not again:
             return value, transitions
         self.counts["transitions_resent"] += len(again)
@@ -103,21 +111,45 @@ class Outbox:
         carried = held.get("o") if isinstance(held, dict) else None
         if not carried:
             return False
-        for raw in carried:
-            ack = self._sends.get(_id(raw))
-            if ack is None or not ack.done() or ack.exception() is not None:
-                return False
-        return True
+        return all(self._state(raw, _id(raw)) == ACKNOWLEDGED for raw in carried)
+
+    def _state(self, raw: Any, event_id: str) -> str:
+        """One carried event's state: ACKNOWLEDGED, SENDING or OWED (to be sent)."""
+        ack = self._sends.get(event_id)
+        if ack is None:
+            # this process's own write (an event object) whose acknowledged send was
+            # pruned, or a record restored from the changelog that it never sent
+            return ACKNOWLEDGED if isinstance(raw, SeverityEvent) else OWED
+        if not ack.done():
+            return SENDING
+        return OWED if ack.exception() is not None else ACKNOWLEDGED
 
     def prune(self) -> None:
-        """Forget acknowledged sends (after a rebalance: their hosts may have moved; a
-        restored record that still carries one of them has it sent again)."""
+        """Forget acknowledged sends (after a rebalance: their hosts may have moved). A
+        record this process wrote still counts them as acknowledged; a record restored
+        from the changelog that still carries one has it sent again (the same id)."""
         done = [i for i, ack in self._sends.items() if ack.done() and ack.exception() is None]
         for event_id in done:
             del self._sends[event_id]
 
     def __len__(self) -> int:
         return len(self._sends)
+
+
+ACKNOWLEDGED, SENDING, OWED = "acknowledged", "sending", "owed"
+
+
+class _Sending:
+    """The acknowledgement of a send not yet handed to the producer."""
+
+    def done(self) -> bool:
+        return False
+
+    def exception(self) -> BaseException | None:
+        return None
+
+
+_SENDING = _Sending()
 
 
 def _id(raw: Any) -> str:

@@ -12,7 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 from gamsi.schemas import MetricBatch, Sample, Severity, encode
 from gamsi.schemas.codec import decode_severity_event
@@ -20,6 +22,7 @@ from gamsi.settings import Settings
 from gamsi.streams.app import STATE_TABLE
 from gamsi.streams.policy.feed import apply_policy, current_policy
 from gamsi.streams.state import load as load_state
+from gamsi.topics import ensure_topics
 from tests.integration.kafka_io import CPU_SPIKE_POLICY, gamsi_service, produce, wait_for_records
 
 SUSTAINED = """\
@@ -251,3 +254,84 @@ async def test_a_silent_collector_raises_on_processor_time_and_clears_when_back(
         ("raise", Severity.URGENT),
         ("recover", Severity.NORMAL),
     ]
+
+
+async def _topic_config(settings: Settings, topic: str, **changes: str | None) -> None:
+    """Set (a value) or remove (None) ``topic``'s own settings, keeping its others (the
+    AlterConfigs request replaces every setting of the topic)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka.bootstrap)
+    await admin.start()
+    try:
+        described = await admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, topic)])
+        entries = described[0].resources[0][4]  # (name, value, read_only, source, ...)
+        own = {e[0]: e[1] for e in entries if e[3] == 1}  # DYNAMIC_TOPIC_CONFIG
+        own.update({k.replace("_", "."): v for k, v in changes.items()})
+        kept = {k: v for k, v in own.items() if v is not None}
+        await admin.alter_configs([ConfigResource(ConfigResourceType.TOPIC, topic, kept)])
+    finally:
+        await admin.close()
+
+
+def _carried(host: str) -> Callable[[bytes], list[str]]:
+    """A changelog record → the event ids its record carries (owed to the events topic)."""
+
+    def decode(raw: bytes) -> list[str]:
+        value = orjson.loads(raw) if raw else None
+        return [e["event_id"] for e in (value or {}).get("o") or ()]
+
+    return decode
+
+
+async def test_a_transition_the_broker_never_acknowledged_is_sent_by_the_next_worker(
+    settings: Settings, tmp_path: Path, unique: str
+) -> None:
+    """The state/event race (gamsi.streams.outbox) on the real broker: the events topic
+    refuses every write (its max.message.bytes below any event's size), so the worker's
+    state reaches the changelog and its raise never reaches the events topic; the worker
+    is SIGKILLed there. The next worker restores the state, takes the
+    replayed batch as a repeat, and must still send the raise: once, with its id."""
+    settings = replace(settings, streams=replace(settings.streams, policy_path=CPU_SPIKE_POLICY))
+    host, t0 = f"web-{unique}", time.time() - 60
+    changelog = f"{settings.streams.app_id}-{STATE_TABLE}-changelog"
+    events_topic = settings.kafka.events_topic
+    await ensure_topics(settings)
+    await _topic_config(settings, events_topic, max_message_bytes="64")  # MESSAGE_TOO_LARGE
+
+    await produce(settings, settings.kafka.metrics_topic, _batches(host, t0, range(0, 1), 99.0))
+    with gamsi_service(settings, "streams", "run", log=tmp_path / "first.log") as worker:
+        carried = await wait_for_records(
+            settings, changelog, lambda got: any(got), _carried(host), within=180, service=worker
+        )
+        worker.send_signal(signal.SIGKILL)
+        worker.wait(30)
+    owed = next(ids for ids in carried if ids)
+    assert len(owed) == 1  # the raise, carried by the state record that counts it
+
+    await _topic_config(settings, events_topic, max_message_bytes=None)
+    with gamsi_service(settings, "streams", "run", log=tmp_path / "second.log") as worker:
+        events = await wait_for_records(
+            settings, events_topic, lambda got: len(got) >= 1, decode_severity_event,
+            within=180, service=worker,
+        )  # fmt: skip
+        # the replayed batch and a tick have both been judged: nothing more comes
+        await produce(settings, settings.kafka.metrics_topic, _batches(host, t0, range(1, 2), 99.0))
+        await wait_for_records(
+            settings, changelog, lambda got: t0 + 1 in got, _changelog_ts(settings, host),
+            within=60, service=worker,
+        )  # fmt: skip
+    on_topic = await _records_on(settings, events_topic)
+    events = await wait_for_records(
+        settings, events_topic, lambda got: len(got) >= on_topic, decode_severity_event
+    )
+    assert [(e.event_id, e.host, e.transition) for e in events] == [(owed[0], host, "raise")]
+
+
+async def _records_on(settings: Settings, topic: str) -> int:
+    """How many records ``topic`` holds (its partitions' end offsets: nothing is deleted)."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka.bootstrap)
+    await consumer.start()
+    try:
+        partitions = [TopicPartition(topic, p) for p in range(settings.kafka.partitions)]
+        return sum((await consumer.end_offsets(partitions)).values())
+    finally:
+        await consumer.stop()

@@ -159,3 +159,47 @@ def test_the_outbox_follows_real_asyncio_futures():
         return before, outbox.settled(held)
 
     assert asyncio.run(scenario()) == (False, True)
+
+
+def ids(events: list[SeverityEvent]) -> list[str]:
+    return [e.event_id for e in events]
+
+
+def test_the_other_agent_writing_the_host_mid_send_neither_repeats_nor_frees_it():
+    """The batch agent and the ticks agent interleave at every await: between deciding to
+    send an owed event and handing it to the producer, the other one may write the host.
+    Seen on the real broker: the raise sent twice by the heir (same id)."""
+    killed = Worker({}, acked=False)
+    raised = killed.judge(batch(1, 95.0))
+    for first, second in (("judge", "tick"), ("tick", "judge")):
+        heir = Worker(restored(killed.hosts.table), acked=False)
+        if first == "judge":  # decided, not yet handed to the producer
+            _, decided = judge_batch(
+                heir.engine, heir.hosts, batch(1, 95.0), 2, now=NOW + 100, outbox=heir.outbox
+            )
+        else:
+            out = run_ticks(
+                heir.engine, heir.hosts, 2, NOW + 2, True, lambda h, e: None, heir.outbox
+            )
+            decided = [e for _, events in out for e in events]
+        assert ids(decided) == ids(raised)
+        meanwhile = heir.tick(NOW + 3) if second == "tick" else heir.judge(batch(1, 95.0))
+        assert meanwhile == []
+        assert ids(heir.hosts.table["fleet-105"]["o"]) == ids(raised)  # still owed
+
+
+def test_a_pruned_acknowledgement_frees_this_process_s_record_but_not_a_restored_one():
+    worker = Worker({}, acked=True)
+    raised = worker.judge(batch(1, 95.0))
+    worker.outbox.prune()  # a rebalance: acknowledged sends forgotten
+    assert worker.tick(NOW + 2) == []
+    assert "o" not in worker.hosts.table["fleet-105"]
+
+    killed = Worker({}, acked=True)
+    killed.judge(batch(1, 95.0))
+    snapshot = restored(killed.hosts.table)  # the record still carries the raise
+    killed.outbox.prune()
+    killed.hosts.table.clear()
+    killed.hosts.table.update(snapshot)  # the partition lost and restored again
+    killed.hosts.invalidate()
+    assert ids(killed.tick(NOW + 2)) == ids(raised)  # sent again: at least once, same id
