@@ -215,7 +215,12 @@ def create_app(
         COUNTERS["transitions"] += len(transitions)
         for transition in transitions:
             transition.emitted_at = time.time()
-            outbox.sent(transition, await events.send(key=key, value=transition))
+            try:
+                outbox.sent(transition, await events.send(key=key, value=transition))
+            except BaseException as exc:  # stopping, or a producer fault: still owed
+                for unsent in transitions[transitions.index(transition) :]:
+                    outbox.failed(unsent, exc)
+                raise
 
     async def judge_one(message: Any) -> None:
         judge = partial(

@@ -56,6 +56,11 @@ class Outbox:
         """``event`` was handed to the producer; ``ack`` completes when the broker has it."""
         self._sends[event.event_id] = ack
 
+    def failed(self, event: SeverityEvent, exc: BaseException) -> None:
+        """Handing ``event`` to the producer raised ``exc``: it stays owed, sent again at
+        its host's next write."""
+        self._sends[event.event_id] = _Failed(exc)
+
     def record(
         self, held: Any, value: dict[str, Any], transitions: list[SeverityEvent]
     ) -> tuple[dict[str, Any], list[SeverityEvent]]:
@@ -105,13 +110,15 @@ class Outbox:
         )  # fmt: skip
         return value, again + transitions
 
-    def settled(self, held: Any) -> bool:
-        """Whether ``held`` carries events whose sends have all been acknowledged, so that
-        writing it again without them (a tick's write) frees the record."""
+    def due(self, held: Any) -> bool:
+        """Whether ``held`` must be written again although nothing else changed (a tick's
+        write): every event it carries is acknowledged (the write frees the record), or
+        one is owed (the write sends it again: a send that failed)."""
         carried = held.get("o") if isinstance(held, dict) else None
         if not carried:
             return False
-        return all(self._state(raw, _id(raw)) == ACKNOWLEDGED for raw in carried)
+        states = {self._state(raw, _id(raw)) for raw in carried}
+        return states == {ACKNOWLEDGED} or OWED in states
 
     def _state(self, raw: Any, event_id: str) -> str:
         """One carried event's state: ACKNOWLEDGED, SENDING or OWED (to be sent)."""
@@ -150,6 +157,19 @@ class _Sending:
 
 
 _SENDING = _Sending()
+
+
+class _Failed:
+    """The acknowledgement of a send that never reached the producer."""
+
+    def __init__(self, exc: BaseException) -> None:
+        self._exc = exc
+
+    def done(self) -> bool:
+        return True
+
+    def exception(self) -> BaseException | None:
+        return self._exc
 
 
 def _id(raw: Any) -> str:

@@ -191,8 +191,8 @@ def run_ticks(
     :class:`HostsByPartition` only that partition's hosts are visited; a plain mapping is
     indexed for this call (one pass over it). With an ``outbox``, a record is written
     with its transitions carried (as :func:`judge_batch`), a restored record's owed
-    events are sent again, and a record whose carried events are all acknowledged is
-    written without them."""
+    events are sent again, a record whose carried events are all acknowledged is written
+    without them, and one with a send that failed is written and the event sent again."""
     hosts = table if isinstance(table, HostsByPartition) else HostsByPartition(table)
     out = []
     for host in hosts.hosts_of(partition):
@@ -206,8 +206,8 @@ def run_ticks(
             _reset(hosts, host, partition, "a tick")
             report(host, exc)
             continue
-        freed = outbox is not None and outbox.settled(held)
-        if transitions or restored or freed:
+        due = outbox is not None and outbox.due(held)
+        if transitions or restored or due:
             value: dict[str, Any] = {"p": partition, "s": new_state}
             if outbox is not None:
                 value, transitions = outbox.record(held, value, transitions)

@@ -133,7 +133,7 @@ def test_a_failed_send_is_sent_again_and_a_pending_one_is_not():
     value, send = outbox.record({"p": 0, "s": None, "o": [event]}, {"p": 0, "s": None}, [])
     assert send == []
     assert value["o"] == [event]
-    assert not outbox.settled(value)
+    assert not outbox.due(value)
     outbox.sent(event, Ack(done=True, error=RuntimeError("broker gone")))
     value, send = outbox.record(value, {"p": 0, "s": None}, [])
     assert send == [event]
@@ -154,9 +154,9 @@ def test_the_outbox_follows_real_asyncio_futures():
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         outbox.sent(event, future)
         held = {"p": 0, "s": None, "o": [event]}
-        before = outbox.settled(held)
+        before = outbox.due(held)
         future.set_result(None)
-        return before, outbox.settled(held)
+        return before, outbox.due(held)
 
     assert asyncio.run(scenario()) == (False, True)
 
@@ -203,3 +203,14 @@ def test_a_pruned_acknowledgement_frees_this_process_s_record_but_not_a_restored
     killed.hosts.table.update(snapshot)  # the partition lost and restored again
     killed.hosts.invalidate()
     assert ids(killed.tick(NOW + 2)) == ids(raised)  # sent again: at least once, same id
+
+
+def test_an_event_the_producer_never_took_stays_owed():
+    worker = Worker({}, acked=True)
+    _, decided = judge_batch(
+        worker.engine, worker.hosts, batch(1, 95.0), 2, now=NOW + 100, outbox=worker.outbox
+    )
+    worker.outbox.failed(decided[0], RuntimeError("producer stopped"))
+    assert ids(worker.tick(NOW + 2)) == ids(decided)  # sent again by the next tick
+    assert worker.tick(NOW + 3) == []
+    assert "o" not in worker.hosts.table["fleet-105"]  # acknowledged this time: freed
