@@ -7,7 +7,9 @@ project's own broker started on 127.0.0.1:29192 in a temporary directory. The wo
 is the real `gamsi streams run` process; if it exits, the bench stops at once with the
 last lines of its log.
 
-Throughput (median of --runs, with min and max): hosts × batches metric batches (each
+Throughput (median of --runs, with min and max, after --warmup-runs that are not counted:
+the first runs against a freshly started broker ran 20–35 % slower while its JVM compiled
+its hot paths): hosts × batches metric batches (each
 of `samples` samples, the size of a real Linux host's tick) are produced first; then a
 fresh worker starts. Every host's first batch breaches (a raise) and its last recovers,
 so the worker's own event timestamps bracket the work:
@@ -97,7 +99,9 @@ def judged_rate(
     return samples / (emitted[-1] - emitted[0]), emitted[0], emitted[-1]
 
 
-async def throughput_run(bootstrap: str, tmp: Path, args: argparse.Namespace, n: int) -> float:
+async def throughput_run(
+    bootstrap: str, tmp: Path, args: argparse.Namespace, n: int | str
+) -> float:
     s = bench_settings(bootstrap, tmp, "tp-" + uuid.uuid4().hex[:6], args.partitions)
     await ensure_topics(s)
     await produce_all(s, backlog(args))
@@ -227,6 +231,8 @@ async def main_async(bootstrap: str, tmp: Path, args: argparse.Namespace) -> Non
             f"samples, {args.runs} run(s), a fresh worker each",
             flush=True,
         )
+        for n in range(args.warmup_runs):  # a broker just started is a cold JVM
+            await throughput_run(bootstrap, tmp, args, f"{n + 1} (warm-up, not counted)")
         rates = [await throughput_run(bootstrap, tmp, args, n + 1) for n in range(args.runs)]
         print(
             f"throughput: median {statistics.median(rates):,.0f} samples/s (min "
@@ -248,6 +254,12 @@ def main() -> None:
     parser.add_argument("--partitions", type=int, default=6)
     parser.add_argument(
         "--runs", type=int, default=3, help="throughput runs (median, min, max); 0: latency only"
+    )
+    parser.add_argument(
+        "--warmup-runs",
+        type=int,
+        default=1,
+        help="throughput runs made first and not counted (the broker's JVM warms up)",
     )
     parser.add_argument("--seconds", type=int, default=15, help="measured seconds per rate")
     parser.add_argument("--warmup", type=int, default=3, help="seconds of load not counted")
