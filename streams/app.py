@@ -210,17 +210,14 @@ def create_app(
         owned.clear()
         owned.update(now)
 
-    async def emit(host: str, transitions: list[SeverityEvent]) -> None:
-        key = host.encode()
-        COUNTERS["transitions"] += len(transitions)
-        for transition in transitions:
-            transition.emitted_at = time.time()
-            try:
-                outbox.sent(transition, await events.send(key=key, value=transition))
-            except BaseException as exc:  # stopping, or a producer fault: still owed
-                for unsent in transitions[transitions.index(transition) :]:
-                    outbox.failed(unsent, exc)
-                raise
+    async def send(transition: SeverityEvent) -> Any:
+        COUNTERS["transitions"] += 1
+        transition.emitted_at = time.time()
+        return await events.send(key=transition.host.encode(), value=transition)
+
+    async def emit() -> None:
+        """Every transition decided so far (by either agent), in the order decided."""
+        await outbox.flush(send)
 
     async def judge_one(message: Any) -> None:
         judge = partial(
@@ -236,7 +233,7 @@ def create_app(
             await deliver(lambda d: deadletters.send(key=letter_key(d), value=d), letter)
         elif judged is not None:
             COUNTERS["batches"] += 1
-            await emit(*judged)
+            await emit()
 
     @app.agent(metrics, name="evaluate")
     async def evaluate(stream: faust.Stream) -> None:
@@ -261,9 +258,8 @@ def create_app(
             def report(host: str, exc: BaseException) -> None:
                 log.error("tick failed for host %s (state reset): %r", host, exc)
 
-            ticked = run_ticks(holder.engine, hosts, partition, now, sees, report, outbox)
-            for host, transitions in ticked:
-                await emit(host, transitions)
+            run_ticks(holder.engine, hosts, partition, now, sees, report, outbox)
+            await emit()  # what the ticks decided (run_ticks returns it too)
 
     @app.timer(interval=settings.streams.tick_interval, on_leader=True)
     async def send_ticks() -> None:

@@ -23,8 +23,10 @@ to Kafka.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 from gamsi.schemas.records import SeverityEvent
@@ -49,6 +51,8 @@ class Outbox:
 
     def __init__(self, counts: Counter[str] | None = None) -> None:
         self._sends: dict[str, Acknowledgement] = {}
+        self._decided: list[SeverityEvent] = []  # decided, not yet handed to the producer
+        self._lock = asyncio.Lock()
         self.counts: Counter[str] = Counter() if counts is None else counts
         """``transitions_resent``: carried events sent again (self-monitoring)."""
 
@@ -78,16 +82,13 @@ class Outbox:
         :meth:`sent` gives its acknowledgement), so that another agent writing the same
         host in the meantime (the ticks while an event is handed to the producer) neither
         sends it twice nor frees the record before the broker has it."""
-        carried = held.get("o") if isinstance(held, dict) else None
+        carried = _carried(held)
         if not carried and not transitions:
             return value, transitions
         keep: list[SeverityEvent] = []
         again: list[SeverityEvent] = []
-        for raw in carried or ():
-            event = raw if isinstance(raw, SeverityEvent) else _event(raw)
-            if event is None:
-                continue  # not an event: dropped, never a reason to stop judging the host
-            state = self._state(raw, event.event_id)
+        for event, restored in carried:
+            state = self._state(event.event_id, restored)
             if state == ACKNOWLEDGED:
                 self._sends.pop(event.event_id, None)
                 continue
@@ -97,36 +98,62 @@ class Outbox:
         keep.extend(transitions)
         if keep:
             value["o"] = keep
-        for event in again:
+        if again:
+            self.counts["transitions_resent"] += len(again)
+            log.info(
+                "host %s: %d transition(s) its record still owed sent again (%s)",
+                again[0].host, len(again), ", ".join(e.transition for e in again),
+            )  # fmt: skip
+            transitions = again + transitions
+        for event in transitions:  # decided: being sent from now on, in this order
             self._sends[event.event_id] = _SENDING
-        for event in transitions:
-            self._sends[event.event_id] = _SENDING
-        if not again:
-            return value, transitions
-        self.counts["transitions_resent"] += len(again)
-        log.info(
-            "host %s: %d transition(s) its record still owed sent again (%s)",
-            again[0].host, len(again), ", ".join(e.transition for e in again),
-        )  # fmt: skip
-        return value, again + transitions
+            self._decided.append(event)
+        return value, transitions
+
+    def take(self) -> list[SeverityEvent]:
+        """Every event decided since the last call, in the order decided (for a caller
+        that hands them to the producer itself and reports each with :meth:`sent`)."""
+        events = list(self._decided)
+        self._decided.clear()
+        return events
+
+    async def flush(self, send: Callable[[SeverityEvent], Awaitable[Acknowledgement]]) -> int:
+        """Hand every decided event to the producer with ``send`` (which returns the send's
+        acknowledgement), in the order decided, whichever agent decided it: the batch
+        agent and the ticks agent share one queue and take turns, so a host's events
+        reach the topic in the order they were decided (a re-sent raise before the
+        recover judged after it). If ``send`` raises, that event and every one after it
+        stay owed (sent again at their host's next batch or tick) and the error is
+        raised. Returns how many were handed over."""
+        async with self._lock:
+            events = self.take()
+            for i, event in enumerate(events):
+                try:
+                    ack = await send(event)
+                except BaseException as exc:
+                    for unsent in events[i:]:
+                        self.failed(unsent, exc)
+                    raise
+                self.sent(event, ack)
+            return len(events)
 
     def due(self, held: Any) -> bool:
         """Whether ``held`` must be written again although nothing else changed (a tick's
         write): every event it carries is acknowledged (the write frees the record), or
         one is owed (the write sends it again: a send that failed)."""
-        carried = held.get("o") if isinstance(held, dict) else None
+        carried = _carried(held)
         if not carried:
             return False
-        states = {self._state(raw, _id(raw)) for raw in carried}
+        states = {self._state(event.event_id, restored) for event, restored in carried}
         return states == {ACKNOWLEDGED} or OWED in states
 
-    def _state(self, raw: Any, event_id: str) -> str:
+    def _state(self, event_id: str, restored: bool) -> str:
         """One carried event's state: ACKNOWLEDGED, SENDING or OWED (to be sent)."""
         ack = self._sends.get(event_id)
         if ack is None:
-            # this process's own write (an event object) whose acknowledged send was
-            # pruned, or a record restored from the changelog that it never sent
-            return ACKNOWLEDGED if isinstance(raw, SeverityEvent) else OWED
+            # a record restored from the changelog that this process never sent, or this
+            # process's own write (an event object) whose acknowledged send was pruned
+            return OWED if restored else ACKNOWLEDGED
         if not ack.done():
             return SENDING
         return OWED if ack.exception() is not None else ACKNOWLEDGED
@@ -172,18 +199,35 @@ class _Failed:
         return self._exc
 
 
-def _id(raw: Any) -> str:
-    if isinstance(raw, SeverityEvent):
-        return raw.event_id
-    return str(raw.get("event_id", "")) if isinstance(raw, dict) else ""
+def _carried(held: Any) -> list[tuple[SeverityEvent, bool]]:
+    """The events a host record carries, each with whether it was restored from the
+    changelog (a dict there) rather than written by this process (an event object);
+    anything that is not an event is left out (logged), never a reason to fail."""
+    carried = held.get("o") if isinstance(held, dict) else None
+    if not carried:
+        return []
+    if not isinstance(carried, list):
+        log.warning("ignoring a host record's carried events that are not a list: %.200r", carried)
+        return []
+    out = []
+    for raw in carried:
+        if isinstance(raw, SeverityEvent):
+            out.append((raw, False))
+        elif (event := _event(raw)) is not None:
+            out.append((event, True))
+    return out
 
 
 def _event(raw: Any) -> SeverityEvent | None:
     """A carried event as restored from the changelog (orjson's form of the dataclass);
     None for anything else."""
-    try:
-        fields = SeverityEvent.__dataclass_fields__
-        return SeverityEvent(**{k: v for k, v in dict(raw).items() if k in fields})
-    except (TypeError, ValueError):
-        log.warning("dropping a carried event that is not one: %.200r", raw)
-        return None
+    fields = SeverityEvent.__dataclass_fields__
+    if isinstance(raw, dict) and all(
+        isinstance(raw.get(k), str) for k in ("event_id", "host", "transition")
+    ):
+        try:
+            return SeverityEvent(**{k: v for k, v in raw.items() if k in fields})
+        except Exception:  # a broken record is dropped, whatever it holds
+            pass
+    log.warning("dropping a carried event that is not one: %.200r", raw)
+    return None

@@ -202,16 +202,16 @@ def run_ticks(
         restored = not isinstance(held["s"], host_state.HostState)
         try:
             new_state, transitions = engine.tick(held["s"], host, now, watching)
+            due = outbox is not None and outbox.due(held)
+            if transitions or restored or due:
+                value: dict[str, Any] = {"p": partition, "s": new_state}
+                if outbox is not None:
+                    value, transitions = outbox.record(held, value, transitions)
+                hosts[host] = value
         except Exception as exc:  # a bug a state revealed: never stop the worker
             _reset(hosts, host, partition, "a tick")
             report(host, exc)
             continue
-        due = outbox is not None and outbox.due(held)
-        if transitions or restored or due:
-            value: dict[str, Any] = {"p": partition, "s": new_state}
-            if outbox is not None:
-                value, transitions = outbox.record(held, value, transitions)
-            hosts[host] = value
         if transitions:
             out.append((host, transitions))
     return out
@@ -222,7 +222,7 @@ def _reset(table: MutableMapping[str, Any], host: str, partition: int, during: s
     log.error("resetting the state of host %s after a failure in %s", host, during)
     held = table.get(host)
     value = {"p": partition, "s": host_state.HostState()}
-    if isinstance(held, dict) and held.get("o"):
+    if isinstance(held, dict) and isinstance(held.get("o"), list):
         value["o"] = held["o"]  # its transitions still owed to the events topic
     table[host] = value
 

@@ -13,6 +13,7 @@ import time
 from typing import Any
 
 import orjson
+import pytest
 
 from gamsi.schemas.codec import encode
 from gamsi.schemas.records import MetricBatch, Sample, SeverityEvent
@@ -61,6 +62,7 @@ class Worker:
         self.sent: list[SeverityEvent] = []
 
     def send(self, events: list[SeverityEvent]) -> None:
+        assert self.outbox.take() == events  # what was decided is what is to be sent
         for event in events:
             self.sent.append(event)
             self.outbox.sent(event, Ack(done=self.acked))
@@ -182,6 +184,7 @@ def test_the_other_agent_writing_the_host_mid_send_neither_repeats_nor_frees_it(
                 heir.engine, heir.hosts, 2, NOW + 2, True, lambda h, e: None, heir.outbox
             )
             decided = [e for _, events in out for e in events]
+        assert ids(heir.outbox.take()) == ids(decided)  # with the sender, not yet handed over
         assert ids(decided) == ids(raised)
         meanwhile = heir.tick(NOW + 3) if second == "tick" else heir.judge(batch(1, 95.0))
         assert meanwhile == []
@@ -210,7 +213,67 @@ def test_an_event_the_producer_never_took_stays_owed():
     _, decided = judge_batch(
         worker.engine, worker.hosts, batch(1, 95.0), 2, now=NOW + 100, outbox=worker.outbox
     )
+    assert worker.outbox.take() == decided
     worker.outbox.failed(decided[0], RuntimeError("producer stopped"))
     assert ids(worker.tick(NOW + 2)) == ids(decided)  # sent again by the next tick
     assert worker.tick(NOW + 3) == []
     assert "o" not in worker.hosts.table["fleet-105"]  # acknowledged this time: freed
+
+
+def test_events_reach_the_producer_in_the_order_decided_whichever_agent_sends():
+    """A re-sent raise decided by the ticks agent must not be overtaken by the recover the
+    batch agent decides while the raise waits for the producer (found in review)."""
+
+    async def scenario() -> list[str]:
+        outbox, handed = Outbox(), []
+        gate = asyncio.Event()
+
+        async def send(event: SeverityEvent) -> Ack:
+            if event.event_id == "raise":
+                await gate.wait()  # the producer's metadata not there yet
+            handed.append(event.event_id)
+            return Ack(done=True)
+
+        outbox.record(None, {"p": 0, "s": None}, [event_("raise")])
+        ticks = asyncio.ensure_future(outbox.flush(send))
+        await asyncio.sleep(0)
+        outbox.record(None, {"p": 0, "s": None}, [event_("recover")])
+        batches = asyncio.ensure_future(outbox.flush(send))
+        await asyncio.sleep(0.01)
+        gate.set()
+        await asyncio.gather(ticks, batches)
+        return handed
+
+    assert asyncio.run(scenario()) == ["raise", "recover"]
+
+
+def test_a_send_that_raises_leaves_it_and_the_rest_owed():
+    async def scenario() -> tuple[Outbox, dict[str, Any]]:
+        outbox = Outbox()
+        value, _ = outbox.record(None, {"p": 0, "s": None}, [event_("a"), event_("b")])
+
+        async def send(event: SeverityEvent) -> Ack:
+            raise RuntimeError("producer stopped")
+
+        with pytest.raises(RuntimeError):
+            await outbox.flush(send)
+        return outbox, value
+
+    outbox, value = asyncio.run(scenario())
+    assert outbox.due(value)  # the next tick writes it and sends both again
+    _, send = outbox.record(value, {"p": 0, "s": None}, [])
+    assert ids(send) == ["a", "b"]
+
+
+@pytest.mark.parametrize(
+    "carried",
+    [5, True, "o", [{"event_id": ["x"], "host": "h", "transition": "raise"}],
+     [{"event_id": "x", "host": "h", "transition": None}], [{"event_id": "x"}]],
+)  # fmt: skip
+def test_a_restored_record_s_broken_carried_events_are_dropped_never_fatal(carried):
+    outbox = Outbox()
+    held = {"p": 0, "s": None, "o": carried}
+    assert not outbox.due(held)
+    value, send = outbox.record(held, {"p": 0, "s": None}, [])
+    assert send == []
+    assert "o" not in value
