@@ -166,9 +166,6 @@ class Outbox:
         for event_id in done:
             del self._sends[event_id]
 
-    def __len__(self) -> int:
-        return len(self._sends)
-
 
 ACKNOWLEDGED, SENDING, OWED = "acknowledged", "sending", "owed"
 
